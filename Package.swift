@@ -1,0 +1,120 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "TaskMaster",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "task-master", targets: ["TaskMasterDaemon"]),
+        .executable(name: "task-worker", targets: ["TaskWorkerCommand"]),
+        .executable(name: "task-ctl", targets: ["TaskControlCommand"]),
+        .library(name: "TaskMasterClient", targets: ["TaskMasterClient"]),
+        .library(name: "Pickle", targets: ["Pickle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
+    ],
+    targets: [
+        // Wire protocol: framing, mutual HMAC handshake, native message codec. Sans-IO.
+        .target(
+            name: "TaskWire",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Data-only pickle reader/writer. Never executes anything.
+        .target(
+            name: "Pickle",
+            dependencies: [.product(name: "BigInt", package: "BigInt")]
+        ),
+        // Python multiprocessing.managers request/reply envelopes on top of Pickle. Sans-IO.
+        .target(
+            name: "ManagerWire",
+            dependencies: ["Pickle"]
+        ),
+        // Named queues, waiting getters and putters, leases. No networking.
+        .target(
+            name: "TaskQueue",
+            dependencies: [.product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // Configuration structs with defaults, filled from file, environment and flags.
+        .target(name: "TaskMasterConfiguration"),
+        .target(
+            name: "TaskMasterServer",
+            dependencies: [
+                "TaskWire", "ManagerWire", "Pickle", "TaskQueue", "TaskMasterConfiguration",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TaskMasterClient",
+            dependencies: [
+                "TaskWire", "ManagerWire", "Pickle",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The squaring job: exact squares, result lines, the worker loop and the batch runner.
+        .target(
+            name: "SquaringJobs",
+            dependencies: [
+                "TaskMasterClient", "Pickle", "TaskMasterConfiguration",
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "TaskMasterDaemon",
+            dependencies: [
+                "TaskMasterServer", "TaskMasterConfiguration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "TaskWorkerCommand",
+            dependencies: [
+                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "TaskControlCommand",
+            dependencies: [
+                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "Pickle",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Shared test helpers: finding binaries and Pythons, running processes with bounded waits.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TaskWireTests", dependencies: ["TaskWire", "TestSupport"]),
+        .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
+        .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
+        .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue"]),
+        .testTarget(
+            name: "TaskMasterConfigurationTests",
+            dependencies: ["TaskMasterConfiguration"]
+        ),
+        .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["TestSupport", "TaskMasterClient", "Pickle"]
+        ),
+    ]
+)

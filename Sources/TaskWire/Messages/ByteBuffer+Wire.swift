@@ -1,0 +1,91 @@
+import NIOCore
+
+// Checked reads for the message codec: every read either succeeds or throws a
+// `malformedMessage` error naming the field, so a truncated frame can never trap.
+extension ByteBuffer {
+    mutating func readWire<T: FixedWidthInteger>(_: T.Type, _ field: StaticString) throws(WireError) -> T {
+        guard let value = readInteger(as: T.self) else {
+            throw .malformed("truncated before \(field)")
+        }
+        return value
+    }
+
+    mutating func readWireString(_ field: StaticString) throws(WireError) -> String {
+        let length = try readWire(UInt16.self, field)
+        guard let bytes = readSlice(length: Int(length)) else {
+            throw .malformed("truncated inside \(field)")
+        }
+        guard let string = bytes.getString(at: bytes.readerIndex, length: bytes.readableBytes),
+            string.utf8.elementsEqual(bytes.readableBytesView)
+        else {
+            throw .malformed("\(field) is not valid UTF-8")
+        }
+        return string
+    }
+
+    mutating func writeWireString(_ string: String) {
+        let length = UInt16(clamping: string.utf8.count)
+        writeInteger(length)
+        writeBytes(string.utf8.prefix(Int(length)))
+    }
+
+    mutating func readWireBytes(_ field: StaticString) throws(WireError) -> [UInt8] {
+        let length = try readWire(UInt32.self, field)
+        guard let bytes = readBytes(length: Int(length)) else {
+            throw .malformed("truncated inside \(field)")
+        }
+        return bytes
+    }
+
+    /// A count of elements, each taking at least `minimumSize` bytes: a count the remaining
+    /// bytes can't hold is refused before anything is reserved for it.
+    mutating func readWireCount(_ field: StaticString, minimumSize: Int) throws(WireError) -> Int {
+        let count = Int(try readWire(UInt32.self, field))
+        guard count <= readableBytes / Swift.max(minimumSize, 1) else {
+            throw .malformed("\(field) announces \(count) entries but only \(readableBytes) bytes follow")
+        }
+        return count
+    }
+
+    mutating func readWireIDs(_ field: StaticString) throws(WireError) -> [TaskID] {
+        let count = try readWireCount(field, minimumSize: 8)
+        var ids: [TaskID] = []
+        ids.reserveCapacity(count)
+        for _ in 0..<count {
+            ids.append(try readWire(UInt64.self, field))
+        }
+        return ids
+    }
+
+    mutating func writeWireIDs(_ ids: [TaskID]) {
+        writeInteger(UInt32(ids.count))
+        for id in ids { writeInteger(id) }
+    }
+
+    mutating func readWireItems(_ field: StaticString) throws(WireError) -> [NewItem] {
+        let count = try readWireCount(field, minimumSize: 12)
+        var items: [NewItem] = []
+        items.reserveCapacity(count)
+        for _ in 0..<count {
+            let reference = try readWire(UInt64.self, field)
+            let payload = try readWireBytes(field)
+            items.append(NewItem(payload: payload, reference: reference))
+        }
+        return items
+    }
+
+    mutating func writeWireItems(_ items: [NewItem]) {
+        writeInteger(UInt32(items.count))
+        for item in items {
+            writeInteger(item.reference)
+            writeInteger(UInt32(item.payload.count))
+            writeBytes(item.payload)
+        }
+    }
+
+    func ensureFullyRead(_ what: StaticString) throws(WireError) {
+        guard readableBytes == 0 else {
+            throw .malformed("\(readableBytes) unexpected bytes after the end of \(what)")
+        }
+    }
+}
