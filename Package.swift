@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "TaskWireTests", dependencies: ["TaskWire", "TestSupport"]),
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
         .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
-        .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue"]),
+        .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TestSupport"]),
         .testTarget(
             name: "TaskMasterConfigurationTests",
             dependencies: ["TaskMasterConfiguration"]
