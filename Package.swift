@@ -114,7 +114,10 @@ let package = Package(
         .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["TestSupport", "TaskMasterClient", "Pickle"]
+            dependencies: [
+                "TestSupport", "TaskMasterClient", "TaskWire", "Pickle",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
     ]
 )

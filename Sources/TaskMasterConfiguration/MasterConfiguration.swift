@@ -1,0 +1,114 @@
+/// Everything `task-master` can be configured with, and the defaults.
+///
+/// Filled by ``load(flags:environment:configFile:)`` from, in order of precedence:
+/// command-line flags, environment variables, the JSON config file (`--config`), defaults.
+/// See Config/README.md for every key.
+public struct MasterConfiguration: Sendable {
+    /// Interface to listen on. Default `0.0.0.0` (all IPv4 interfaces), since workers run on
+    /// other machines.
+    public var host = "0.0.0.0"
+    /// TCP port. Default 5000.
+    public var port = 5000
+    /// The shared authkey. Required: the master refuses to start without one.
+    public var authKey: Secret
+    /// Largest frame accepted after the handshake, in bytes. Default 16 MiB.
+    public var maxFrameBytes = 16 << 20
+    /// Time a new connection has to finish the handshake. Default 5 s.
+    public var handshakeTimeout: Duration = .seconds(5)
+    /// Connections served at once; further ones are closed at once. Default 1024.
+    public var maxConnections = 1024
+    /// Items allowed in one put, get or complete request. Default 10,000.
+    public var maxItemsPerRequest = 10_000
+    /// Capacity of queues without their own entry in ``queueMaxSizes``; 0 = unbounded (default).
+    public var defaultMaxSize = 0
+    /// Capacity per queue name.
+    public var queueMaxSizes: [String: Int] = [:]
+    /// How many queues may exist. Default 10,000.
+    public var maxQueues = 10_000
+    /// Accept raw HMAC-MD5 handshake answers, which Python 3.11 and older send. Default true.
+    public var acceptLegacyDigests = true
+    /// Python manager typeids and the queue each one serves, besides the built-in rule
+    /// `get_<name>_queue` → `<name>`.
+    public var pythonTypeIDs: [String: String] = [:]
+    /// Let a Python client's `shutdown` request stop the daemon. Default false.
+    public var allowRemoteShutdown = false
+    /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
+    public var logLevel = "info"
+
+    public init(authKey: Secret) {
+        self.authKey = authKey
+    }
+
+    /// The settings, with their file keys, environment variables and flags.
+    public enum Keys {
+        public static let host = Setting("host", environment: "TASK_MASTER_HOST", flag: "--host")
+        public static let port = Setting("port", environment: "TASK_MASTER_PORT", flag: "--port")
+        public static let maxFrameBytes = Setting(
+            "max_frame_bytes", environment: "TASK_MASTER_MAX_FRAME_BYTES", flag: "--max-frame-bytes")
+        public static let handshakeTimeout = Setting(
+            "handshake_timeout", environment: "TASK_MASTER_HANDSHAKE_TIMEOUT", flag: "--handshake-timeout")
+        public static let maxConnections = Setting(
+            "max_connections", environment: "TASK_MASTER_MAX_CONNECTIONS", flag: "--max-connections")
+        public static let maxItemsPerRequest = Setting(
+            "max_items_per_request", environment: "TASK_MASTER_MAX_ITEMS_PER_REQUEST", flag: nil)
+        public static let defaultMaxSize = Setting(
+            "default_maxsize", environment: "TASK_MASTER_DEFAULT_MAXSIZE", flag: "--default-maxsize")
+        public static let queueMaxSizes = Setting("queue_maxsize", environment: nil, flag: nil)
+        public static let maxQueues = Setting("max_queues", environment: "TASK_MASTER_MAX_QUEUES", flag: nil)
+        public static let acceptLegacyDigests = Setting(
+            "accept_legacy_digests", environment: "TASK_MASTER_ACCEPT_LEGACY_DIGESTS", flag: nil)
+        public static let pythonTypeIDs = Setting("python_typeids", environment: nil, flag: nil)
+        public static let allowRemoteShutdown = Setting(
+            "allow_remote_shutdown", environment: "TASK_MASTER_ALLOW_REMOTE_SHUTDOWN", flag: "--allow-remote-shutdown")
+        public static let logLevel = Setting("log_level", environment: "TASK_MASTER_LOG_LEVEL", flag: "--log-level")
+
+        public static let all: [Setting] = [
+            host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections,
+            maxItemsPerRequest, defaultMaxSize, queueMaxSizes, maxQueues, acceptLegacyDigests,
+            pythonTypeIDs, allowRemoteShutdown, logLevel,
+        ]
+    }
+
+    /// Builds the configuration from flags (by setting key, only those given), the environment
+    /// and an optional JSON file. Returns warnings worth logging (e.g. an authkey file others
+    /// can read).
+    public static func load(
+        flags: [String: String],
+        environment: [String: String],
+        configFile: String?
+    ) throws(ConfigurationError) -> (MasterConfiguration, warnings: [String]) {
+        let reader = try SettingsReader(
+            flags: flags, environment: environment, filePath: configFile, knownKeys: Set(Keys.all.map(\.key)))
+        var warnings: [String] = []
+        var config = MasterConfiguration(
+            authKey: try AuthKeySettings.load(from: reader, environment: environment, warnings: &warnings))
+        if let host = try reader.string(Keys.host) { config.host = host }
+        if let port = try reader.int(Keys.port, in: 0...65535) { config.port = port }
+        if let bytes = try reader.int(Keys.maxFrameBytes, in: 1024...(1 << 30)) { config.maxFrameBytes = bytes }
+        if let seconds = try reader.double(Keys.handshakeTimeout, in: 0.1...300) {
+            config.handshakeTimeout = .milliseconds(Int64(seconds * 1000))
+        }
+        if let count = try reader.int(Keys.maxConnections, in: 1...1_000_000) { config.maxConnections = count }
+        if let count = try reader.int(Keys.maxItemsPerRequest, in: 1...1_000_000) { config.maxItemsPerRequest = count }
+        if let size = try reader.int(Keys.defaultMaxSize, in: 0...Int(Int32.max)) { config.defaultMaxSize = size }
+        config.queueMaxSizes = try reader.integerTable(Keys.queueMaxSizes, in: 0...Int(Int32.max))
+        if let count = try reader.int(Keys.maxQueues, in: 1...10_000_000) { config.maxQueues = count }
+        if let accept = try reader.bool(Keys.acceptLegacyDigests) { config.acceptLegacyDigests = accept }
+        config.pythonTypeIDs = try reader.stringTable(Keys.pythonTypeIDs)
+        if let allow = try reader.bool(Keys.allowRemoteShutdown) { config.allowRemoteShutdown = allow }
+        if let level = try reader.string(Keys.logLevel) {
+            guard LogLevelName.all.contains(level) else {
+                throw ConfigurationError(
+                    .invalidValue, setting: Keys.logLevel.key,
+                    "invalid log level \"\(level)\": expected one of \(LogLevelName.all.joined(separator: ", "))")
+            }
+            config.logLevel = level
+        }
+        return (config, warnings)
+    }
+}
+
+/// The log level names swift-log knows.
+public enum LogLevelName {
+    public static let all = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TaskMasterConfiguration
+import TaskMasterServer
+
+@main
+struct TaskMasterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "task-master",
+        abstract: "Serve named task queues over TCP to task-worker, task-ctl and Python manager clients.",
+        discussion: """
+            The authkey is required: set TASK_AUTHKEY, or pass --authkey-file (or authkey_file in
+            the config file). Flags override environment variables, which override the config file.
+
+            Examples:
+              TASK_AUTHKEY=secret task-master --port 5000
+              task-master --authkey-file /etc/taskmaster/authkey --config /etc/taskmaster/master.json
+              task-master --host 127.0.0.1 --port 0      # any free port; printed on stdout
+
+            On SIGTERM or SIGINT the master stops accepting, closes its connections (their leased
+            tasks go back to their queues) and exits 0. Queues live in memory.
+            """
+    )
+
+    @Option(help: "Interface to listen on (default 0.0.0.0).")
+    var host: String?
+
+    @Option(help: "TCP port (default 5000; 0 picks a free one).")
+    var port: Int?
+
+    @Option(name: .customLong("authkey-file"), help: "File holding the shared authkey.")
+    var authkeyFile: String?
+
+    @Option(help: "JSON config file (see Config/master.example.json).")
+    var config: String?
+
+    @Option(help: "Largest frame accepted after the handshake, in bytes (default 16 MiB).")
+    var maxFrameBytes: Int?
+
+    @Option(help: "Seconds a connection has to finish the handshake (default 5).")
+    var handshakeTimeout: Double?
+
+    @Option(help: "Connections served at once (default 1024).")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("default-maxsize"), help: "Capacity of each queue; 0 = unbounded (default).")
+    var defaultMaxSize: Int?
+
+    @Flag(help: "Let a Python client's shutdown() stop this daemon.")
+    var allowRemoteShutdown = false
+
+    @Option(help: "trace, debug, info (default), notice, warning, error or critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        var flags: [String: String] = [:]
+        flags[MasterConfiguration.Keys.host.key] = host
+        flags[MasterConfiguration.Keys.port.key] = port.map(String.init)
+        flags[AuthKeySettings.file.key] = authkeyFile
+        flags[MasterConfiguration.Keys.maxFrameBytes.key] = maxFrameBytes.map(String.init)
+        flags[MasterConfiguration.Keys.handshakeTimeout.key] = handshakeTimeout.map { "\($0)" }
+        flags[MasterConfiguration.Keys.maxConnections.key] = maxConnections.map(String.init)
+        flags[MasterConfiguration.Keys.defaultMaxSize.key] = defaultMaxSize.map(String.init)
+        flags[MasterConfiguration.Keys.allowRemoteShutdown.key] = allowRemoteShutdown ? "true" : nil
+        flags[MasterConfiguration.Keys.logLevel.key] = logLevel
+
+        let configuration: MasterConfiguration
+        let warnings: [String]
+        do {
+            (configuration, warnings) = try MasterConfiguration.load(
+                flags: flags, environment: ProcessInfo.processInfo.environment, configFile: config)
+        } catch {
+            FileHandle.standardError.write(Data("task-master: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "task-master")
+        for warning in warnings { logger.warning("\(warning)") }
+
+        let server = TaskMasterServer(configuration: configuration, logger: logger) { address in
+            // Scripts and tests read the port from this line (useful with --port 0).
+            FileHandle.standardOutput.write(
+                Data("task-master listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)\n".utf8))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ServerError {
+            logger.critical("\(error.message)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Synchronization
+
+/// Counts failed handshakes per peer address and decides when to log them, so that a peer
+/// hammering the port with a wrong key produces a few warnings, not a flood.
+final class AuthFailureTracker: Sendable {
+    struct Verdict: Equatable {
+        /// Failures from this address so far.
+        var fromAddress: Int
+        /// Failures from every address so far.
+        var total: Int
+        /// Whether to log this one.
+        var shouldLog: Bool
+        /// Failures from this address not logged since the last warning.
+        var suppressed: Int
+    }
+
+    private struct Record {
+        var count = 0
+        var lastLogged: ContinuousClock.Instant?
+        var suppressed = 0
+    }
+
+    private struct State {
+        var records: [String: Record] = [:]
+        var total = 0
+    }
+
+    private let state = Mutex(State())
+    private let interval: Duration
+    private let maxTrackedAddresses: Int
+
+    /// - Parameters:
+    ///   - interval: at most one warning per address per interval.
+    ///   - maxTrackedAddresses: addresses remembered; past that the table starts over, so
+    ///     spoofed sources can't grow it without bound.
+    init(interval: Duration = .seconds(10), maxTrackedAddresses: Int = 10_000) {
+        self.interval = interval
+        self.maxTrackedAddresses = maxTrackedAddresses
+    }
+
+    /// Records a failure from `host` at `now`.
+    func record(host: String, now: ContinuousClock.Instant = .now) -> Verdict {
+        state.withLock { state in
+            state.total += 1
+            if state.records[host] == nil, state.records.count >= maxTrackedAddresses {
+                state.records.removeAll(keepingCapacity: true)
+            }
+            var record = state.records[host, default: Record()]
+            record.count += 1
+            let due = record.lastLogged.map { now - $0 >= interval } ?? true
+            let verdict = Verdict(
+                fromAddress: record.count, total: state.total, shouldLog: due, suppressed: due ? record.suppressed : 0)
+            if due {
+                record.lastLogged = now
+                record.suppressed = 0
+            } else {
+                record.suppressed += 1
+            }
+            state.records[host] = record
+            return verdict
+        }
+    }
+
+    /// Failed handshakes since the master started.
+    var total: Int { state.withLock { $0.total } }
+}

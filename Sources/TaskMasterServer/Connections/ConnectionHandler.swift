@@ -1,0 +1,76 @@
+import Logging
+import NIOCore
+import TaskWire
+
+/// Serves one accepted connection from the handshake to the end: classifies the client by its
+/// first frame, runs the matching session, and returns the tasks it still held.
+struct ConnectionHandler {
+    let context: SessionContext
+    let authFailures: AuthFailureTracker
+    let logger: Logger
+
+    func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let remote = connection.channel.remoteAddress
+        let peer = remote.map { "\($0)" } ?? "unknown"
+        guard let id = context.registry.register(channel: connection.channel, address: peer) else {
+            logger.warning(
+                "refusing connection: max_connections reached",
+                metadata: ["peer": "\(peer)", "max_connections": "\(context.configuration.maxConnections)"])
+            try? await connection.channel.close()
+            return
+        }
+        var logger = self.logger
+        logger[metadataKey: "peer"] = "\(peer)"
+        logger[metadataKey: "conn"] = "\(id)"
+        defer { context.registry.remove(id) }
+
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var iterator = inbound.makeAsyncIterator()
+                guard let first = try await iterator.next() else { return }
+                let channel = SessionChannel(id: id, peer: peer, inbound: iterator, outbound: outbound, logger: logger)
+                if Hello.isHello(first.readableBytesView) {
+                    var session = NativeSession(context: context, channel: channel)
+                    try await session.run(hello: first)
+                } else {
+                    var session = PythonSession(context: context, channel: channel)
+                    try await session.run(first: first)
+                }
+            }
+        } catch let error as WireError {
+            report(error, host: remote?.ipAddress ?? peer, logger: logger)
+        } catch is SessionEnded {
+            // The session told the client why before ending.
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+
+        let returned = context.engine.release(consumer: id)
+        if returned > 0 {
+            logger.info("connection closed; its leased tasks went back to their queues", metadata: ["tasks": "\(returned)"])
+        } else {
+            logger.debug("connection closed")
+        }
+    }
+
+    private func report(_ error: WireError, host: String, logger: Logger) {
+        switch error.code {
+        case .authenticationFailed, .peerAuthenticationFailed:
+            let verdict = authFailures.record(host: host)
+            guard verdict.shouldLog else { return }
+            logger.warning(
+                "authentication failed: \(error.message)",
+                metadata: [
+                    "failures_from_address": "\(verdict.fromAddress)",
+                    "failures_total": "\(verdict.total)",
+                    "not_logged_since_last": "\(verdict.suppressed)",
+                ])
+        case .handshakeTimeout:
+            logger.notice("handshake timed out; connection closed")
+        case .connectionClosed:
+            logger.debug("connection closed during the handshake")
+        default:
+            logger.warning("connection closed: \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import Logging
+import NIOCore
+import TaskQueue
+import TaskWire
+
+/// Serves a native TaskMaster client: requests are answered in the order they arrive, except
+/// gets that have to wait for items, which are answered when the items come (each response
+/// carries its request's id).
+struct NativeSession {
+    let context: SessionContext
+    var channel: SessionChannel
+
+    /// Runs until the client disconnects or breaks the protocol. Tasks still leased to the
+    /// connection are returned to their queues by the caller.
+    mutating func run(hello frame: ByteBuffer) async throws {
+        let hello: Hello
+        do throws(WireError) {
+            hello = try Hello(decoding: frame)
+        } catch {
+            await send(Response(requestID: 0, .error(ErrorReply(code: .malformedRequest, message: error.message))))
+            channel.logger.warning("closing: bad hello", metadata: ["error": "\(error)"])
+            return
+        }
+        guard hello.version >= 1 else {
+            await refuse(code: .unsupportedVersion, "protocol version \(hello.version) is not supported; this master speaks 1")
+            return
+        }
+        context.registry.identify(channel.id, kind: .native, name: hello.name)
+        channel.logger[metadataKey: "client"] = "\(hello.name)"
+        channel.logger.info("native client connected")
+        try await channel.outbound.write(helloReply())
+
+        let outbound = channel.outbound
+        let id = channel.id
+        let logger = channel.logger
+        try await withThrowingDiscardingTaskGroup { group in
+            defer { group.cancelAll() }  // waiting gets end with the connection
+            while let frame = try await nextFrame() {
+                let request: Request
+                do throws(WireError) {
+                    request = try Request(decoding: frame)
+                } catch {
+                    await refuse(requestID: Request.peekID(frame) ?? 0, error)
+                    return
+                }
+                if let waitingGet = try await handle(request) {
+                    group.addTask {
+                        let response = await waitingGet()
+                        try? await outbound.write(Self.encode(response))
+                    }
+                }
+            }
+            logger.debug("client closed the connection", metadata: ["conn": "\(id)"])
+        }
+    }
+
+    /// The next frame, or nil at the end. A framing error (an oversized frame, say) is told to
+    /// the client before the session ends.
+    private mutating func nextFrame() async throws -> ByteBuffer? {
+        do {
+            return try await channel.inbound.next()
+        } catch let error as WireError {
+            let code: ErrorReply.Code = error.code == .frameTooLarge ? .limitExceeded : .malformedRequest
+            await refuse(code: code, error.message + "; closing the connection")
+            throw error
+        }
+    }
+
+    private func helloReply() -> ByteBuffer {
+        var buffer = ByteBuffer()
+        Hello(name: "task-master").encode(into: &buffer)
+        return buffer
+    }
+
+    /// Answers a request, or returns the work of a get that has to wait for items.
+    private func handle(_ request: Request) async throws -> (@Sendable () async -> Response)? {
+        let limits = context.configuration
+        let engine = context.engine
+        let consumer = channel.id
+        let requestID = request.id
+        switch request.message {
+        case .put(let queue, let items, let wait):
+            guard items.count <= limits.maxItemsPerRequest else {
+                return try await limitBroken("a put of \(items.count) items", request)
+            }
+            let tasks = items.map { NewTask(payload: $0.payload, reference: $0.reference) }
+            await send(
+                await answer(requestID) { .putAccepted(try await engine.put(tasks, into: queue, wait: wait.limit)) })
+
+        case .get(let queue, let maxItems, let wait):
+            let count = Int(min(maxItems, UInt32(limits.maxItemsPerRequest)))
+            // Take what is there without waiting; only an empty queue needs a waiting task.
+            var waitingGet = false
+            await send(
+                await answer(requestID) {
+                    let tasks = try await engine.get(from: queue, maxItems: count, consumer: consumer, wait: .none)
+                    if tasks.isEmpty, wait != .none {
+                        waitingGet = true
+                        return nil
+                    }
+                    return .deliveries(tasks.map(Delivery.init))
+                })
+            if waitingGet {
+                return {
+                    await Self.answer(requestID) {
+                        let tasks = try await engine.get(
+                            from: queue, maxItems: count, consumer: consumer, wait: wait.limit)
+                        return .deliveries(tasks.map(Delivery.init))
+                    }
+                }
+            }
+
+        case .ack(let queue, let ids):
+            guard ids.count <= limits.maxItemsPerRequest else {
+                return try await limitBroken("an ack of \(ids.count) ids", request)
+            }
+            let result = engine.ack(ids, in: queue, consumer: consumer)
+            await send(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
+
+        case .nack(let queue, let ids):
+            guard ids.count <= limits.maxItemsPerRequest else {
+                return try await limitBroken("a nack of \(ids.count) ids", request)
+            }
+            let result = engine.nack(ids, in: queue, consumer: consumer)
+            await send(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
+
+        case .complete(let taskQueue, let ids, let resultQueue, let results):
+            guard ids.count <= limits.maxItemsPerRequest, results.count <= limits.maxItemsPerRequest else {
+                return try await limitBroken("a complete of \(ids.count) ids and \(results.count) results", request)
+            }
+            let tasks = results.map { NewTask(payload: $0.payload, reference: $0.reference) }
+            await send(
+                await answer(requestID) {
+                    let (ack, resultIDs) = try engine.complete(
+                        ids, in: taskQueue, consumer: consumer, results: tasks, into: resultQueue)
+                    return .completed(CompleteOutcome(ack: AckOutcome(ack), resultIDs: resultIDs))
+                })
+
+        case .stats:
+            await send(Response(requestID: requestID, .statistics(statistics())))
+
+        case .ping:
+            await send(Response(requestID: requestID, .pong))
+        }
+        return nil
+    }
+
+    private func statistics() -> ServerStatistics {
+        let queues = context.engine.snapshot().map(QueueStatistics.init)
+        let clients = context.registry.clients().map { entry in
+            ClientStatistics(
+                kind: entry.kind ?? .native, address: entry.address, name: entry.name,
+                leased: UInt64(context.engine.leaseCount(consumer: entry.id)))
+        }
+        let uptime = ContinuousClock.now - context.startedAt
+        return ServerStatistics(queues: queues, clients: clients, uptimeSeconds: UInt64(uptime.components.seconds))
+    }
+
+    /// Runs an operation, turning a queue error into the error reply the client should see.
+    /// `nil` from the body means it answered nothing (yet).
+    private func answer(_ requestID: RequestID, _ body: () async throws -> ServerMessage?) async -> Response? {
+        do {
+            return try await body().map { Response(requestID: requestID, $0) }
+        } catch {
+            return Response(requestID: requestID, .error(ErrorReply(error)))
+        }
+    }
+
+    private static func answer(_ requestID: RequestID, _ body: () async throws -> ServerMessage) async -> Response {
+        do {
+            return Response(requestID: requestID, try await body())
+        } catch {
+            return Response(requestID: requestID, .error(ErrorReply(error)))
+        }
+    }
+
+    /// A request over a configured limit: the client is told, and the connection closed.
+    private func limitBroken(_ what: String, _ request: Request) async throws -> (@Sendable () async -> Response)? {
+        let message =
+            "\(what) exceeds max_items_per_request (\(context.configuration.maxItemsPerRequest)); split it into smaller requests"
+        await refuse(requestID: request.id, code: .limitExceeded, message)
+        throw SessionEnded()
+    }
+
+    private func refuse(requestID: RequestID, _ error: WireError) async {
+        let code: ErrorReply.Code
+        switch error.code {
+        case .unsupportedVersion: code = .unsupportedVersion
+        case .unknownMessageType: code = .unknownRequest
+        default: code = .malformedRequest
+        }
+        await refuse(requestID: requestID, code: code, error.message + "; closing the connection")
+    }
+
+    private func refuse(requestID: RequestID = 0, code: ErrorReply.Code, _ message: String) async {
+        channel.logger.warning("closing: protocol error", metadata: ["error": "\(message)"])
+        await send(Response(requestID: requestID, .error(ErrorReply(code: code, message: message))))
+    }
+
+    private func send(_ response: Response?) async {
+        guard let response else { return }
+        // A failed write means the client is gone; the read loop sees that next.
+        try? await channel.outbound.write(Self.encode(response))
+    }
+
+    static func encode(_ response: Response) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        response.encode(into: &buffer)
+        return buffer
+    }
+}
+
+/// Thrown to end a session after the client has been told why.
+struct SessionEnded: Error {}

@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+
+/// A child process for integration tests: output captured line by line, every wait bounded,
+/// and killed when the test lets go of it.
+public final class ManagedProcess: Sendable {
+    private struct Output {
+        var stdout: [String] = []
+        var stderr: [String] = []
+        var partialOut = Data()
+        var partialErr = Data()
+    }
+
+    /// Owns the captured output, so the pipe handlers can hold it without holding the process.
+    private final class OutputBox: Sendable {
+        let state = Mutex(Output())
+    }
+
+    private let process: Process
+    private let box = OutputBox()
+    /// A short name for messages.
+    public let name: String
+
+    /// Starts `executable` with `arguments`; `environment` is added to this process's own.
+    public init(
+        _ executable: URL, _ arguments: [String] = [], environment: [String: String] = [:],
+        name: String? = nil, stdin: Data? = nil
+    ) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        self.process = process
+        self.name = name ?? executable.lastPathComponent
+        out.fileHandleForReading.readabilityHandler = { [box] handle in
+            let data = handle.availableData
+            box.state.withLock { Self.split(data, into: &$0.stdout, partial: &$0.partialOut) }
+        }
+        err.fileHandleForReading.readabilityHandler = { [box] handle in
+            let data = handle.availableData
+            box.state.withLock { Self.split(data, into: &$0.stderr, partial: &$0.partialErr) }
+        }
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try? input.fileHandleForWriting.close()
+    }
+
+    private static func split(_ data: Data, into lines: inout [String], partial: inout Data) {
+        guard !data.isEmpty else {
+            if !partial.isEmpty {
+                lines.append(String(decoding: partial, as: UTF8.self))
+                partial = Data()
+            }
+            return
+        }
+        partial.append(data)
+        while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
+            partial = Data(partial[partial.index(after: newline)...])
+        }
+    }
+
+    public var processIdentifier: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var stdoutLines: [String] { box.state.withLock { $0.stdout } }
+    public var stderrLines: [String] { box.state.withLock { $0.stderr } }
+
+    /// Everything printed so far, for failure messages.
+    public var transcript: String {
+        box.state.withLock { "--- \(name) stdout:\n" + $0.stdout.joined(separator: "\n") + "\n--- \(name) stderr:\n" + $0.stderr.joined(separator: "\n") }
+    }
+
+    /// Waits until a stdout line satisfies `predicate`; returns it, or nil after `limit`.
+    public func waitForLine(
+        within limit: Duration = .seconds(30), stream: KeyPath<ManagedProcess, [String]> = \.stdoutLines,
+        where predicate: (String) -> Bool
+    ) async -> String? {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while ContinuousClock.now < deadline {
+            if let line = self[keyPath: stream].first(where: predicate) { return line }
+            if !isRunning {
+                try? await Task.sleep(for: .milliseconds(50))  // let the last output arrive
+                return self[keyPath: stream].first(where: predicate)
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    /// Sends a signal (SIGTERM by default).
+    public func signal(_ signal: Int32 = SIGTERM) {
+        guard isRunning else { return }
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit; returns its status, or nil if it was still running
+    /// after `limit`.
+    @discardableResult
+    public func waitForExit(within limit: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        // Give the pipes a moment to deliver the last lines.
+        try? await Task.sleep(for: .milliseconds(30))
+        return process.terminationStatus
+    }
+
+    /// Kills the process if it still runs.
+    public func kill9() {
+        signal(SIGKILL)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

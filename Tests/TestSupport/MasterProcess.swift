@@ -1,0 +1,88 @@
+import Foundation
+
+/// A `task-master` started for a test on an ephemeral loopback port.
+public struct MasterProcess: Sendable {
+    public let process: ManagedProcess
+    public let port: Int
+    public let authKey: String
+
+    /// Starts the built `task-master` on 127.0.0.1 and a free port, and waits until it listens.
+    public static func start(
+        authKey: String = "test-key-\(UInt64.random(in: 0...UInt64.max))",
+        arguments: [String] = [],
+        environment: [String: String] = [:]
+    ) async throws -> MasterProcess {
+        var env = environment
+        env["TASK_AUTHKEY"] = authKey
+        let process = try ManagedProcess(
+            Binaries.master, ["--host", "127.0.0.1", "--port", "0"] + arguments, environment: env,
+            name: "task-master")
+        guard let line = await process.waitForLine(within: .seconds(30), where: { $0.hasPrefix("task-master listening on") }),
+            let port = line.split(separator: ":").last.flatMap({ Int($0) })
+        else {
+            process.kill9()
+            throw TestFailure("task-master did not start listening:\n\(process.transcript)")
+        }
+        return MasterProcess(process: process, port: port, authKey: authKey)
+    }
+
+    /// `host:port` for `--connect`.
+    public var address: String { "127.0.0.1:\(port)" }
+
+    /// The environment a worker or task-ctl needs to reach this master.
+    public var clientEnvironment: [String: String] {
+        ["TASK_AUTHKEY": authKey, "TASK_MASTER_ADDRESS": address]
+    }
+
+    /// Starts a `task-worker` against this master.
+    public func startWorker(_ arguments: [String] = [], name: String = "task-worker") throws -> ManagedProcess {
+        try ManagedProcess(Binaries.worker, arguments, environment: clientEnvironment, name: name)
+    }
+
+    /// Runs `task-ctl` to completion (bounded) and returns its exit status and output.
+    public func ctl(_ arguments: [String], within limit: Duration = .seconds(120)) async throws -> (
+        status: Int32, stdout: [String], stderr: [String]
+    ) {
+        let process = try ManagedProcess(Binaries.ctl, arguments, environment: clientEnvironment, name: "task-ctl")
+        guard let status = await process.waitForExit(within: limit) else {
+            process.kill9()
+            throw TestFailure("task-ctl \(arguments.joined(separator: " ")) did not finish within \(limit):\n\(process.transcript)")
+        }
+        return (status, process.stdoutLines, process.stderrLines)
+    }
+
+    /// Stops the master with SIGTERM and returns its exit status (nil if it hung).
+    @discardableResult
+    public func stop() async -> Int32? {
+        process.signal(SIGTERM)
+        let status = await process.waitForExit(within: .seconds(20))
+        if status == nil { process.kill9() }
+        return status
+    }
+}
+
+/// A test precondition that did not hold, with the evidence.
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; fine for tests).
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw TestFailure("bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
