@@ -96,9 +96,9 @@ let package = Package(
         .executableTarget(
             name: "TaskControlCommand",
             dependencies: [
-                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "Pickle",
+                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "Pickle", "TaskWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "BigInt", package: "BigInt"),
             ]
         ),
         // Shared test helpers: finding binaries and Pythons, running processes with bounded waits.

@@ -1,8 +1,11 @@
 /// Everything the engine holds, mutated only under its lock. Operations record the waiters
 /// they wake in `resumptions`, which the engine runs after unlocking.
+///
+/// Queues live in an array (index = queue id) and are changed in place through it.
 struct EngineState {
     let limits: QueueLimits
-    private(set) var queues: [String: NamedQueue] = [:]
+    private(set) var queues: [NamedQueue] = []
+    private var queueIDs: [String: Int] = [:]
     private(set) var leases = LeaseTable()
     private var nextTaskID: TaskID = 1
     private(set) var isShutDown = false
@@ -11,19 +14,22 @@ struct EngineState {
         self.limits = limits
     }
 
-    /// The queue called `name`, created on first use.
-    mutating func queue(named name: String) throws(QueueError) -> NamedQueue {
-        if let queue = queues[name] { return queue }
+    /// The id of the queue called `name`, creating the queue on first use.
+    mutating func queueID(named name: String) throws(QueueError) -> Int {
+        if let id = queueIDs[name] { return id }
         try Self.validate(name: name, limits: limits)
         guard queues.count < limits.maxQueues else {
             throw QueueError(
                 .tooManyQueues, queue: name,
                 "can't create queue '\(name)': \(limits.maxQueues) queues exist already (raise max_queues)")
         }
-        let queue = NamedQueue(name: name, maxSize: limits.maxSize(of: name))
-        queues[name] = queue
-        return queue
+        queues.append(NamedQueue(name: name, maxSize: limits.maxSize(of: name)))
+        queueIDs[name] = queues.count - 1
+        return queues.count - 1
     }
+
+    /// The id of an existing queue.
+    func existingQueueID(_ name: String) -> Int? { queueIDs[name] }
 
     static func validate(name: String, limits: QueueLimits) throws(QueueError) {
         let length = name.utf8.count
@@ -44,17 +50,18 @@ struct EngineState {
     // MARK: Put
 
     /// Appends tasks, ignoring capacity. Returns their ids.
-    private mutating func append<S: Sequence<NewTask>>(_ tasks: S, to queue: NamedQueue) -> [TaskID] {
+    private mutating func append<S: Sequence<NewTask>>(_ tasks: S, to q: Int) -> [TaskID] {
         var ids: [TaskID] = []
         ids.reserveCapacity(tasks.underestimatedCount)
+        var next = nextTaskID
         for task in tasks {
-            let id = nextTaskID
-            nextTaskID += 1
-            queue.items.append(QueuedTask(id: id, reference: task.reference, attempt: 0, payload: task.payload))
-            ids.append(id)
+            queues[q].items.append(QueuedTask(id: next, reference: task.reference, attempt: 0, payload: task.payload))
+            ids.append(next)
+            next += 1
         }
-        queue.totalPut += UInt64(ids.count)
-        queue.unfinished += ids.count
+        nextTaskID = next
+        queues[q].totalPut += UInt64(ids.count)
+        queues[q].unfinished += ids.count
         return ids
     }
 
@@ -72,36 +79,37 @@ struct EngineState {
             resumptions.append(.putFailed(continuation, shuttingDownError(name), timer: nil))
             return
         }
-        let queue: NamedQueue
+        let q: Int
         do {
-            queue = try self.queue(named: name)
+            q = try queueID(named: name)
         } catch {
             resumptions.append(.putFailed(continuation, error, timer: nil))
             return
         }
         var rest = tasks[...]
         var accepted: [TaskID] = []
-        if queue.putters.isEmpty {
-            let fitting = min(queue.room, rest.count)
-            accepted = append(rest.prefix(fitting), to: queue)
+        if queues[q].putters.isEmpty {
+            let fitting = min(queues[q].room, rest.count)
+            accepted = append(rest.prefix(fitting), to: q)
             rest = rest.dropFirst(fitting)
         }
         if rest.isEmpty {
             resumptions.append(.accepted(continuation, accepted, timer: nil))
         } else if wait == .none {
-            resumptions.append(.putFailed(continuation, Self.fullError(queue, accepted: accepted), timer: nil))
+            resumptions.append(.putFailed(continuation, fullError(q, accepted: accepted), timer: nil))
         } else {
             let timer: Task<Void, Never>?
             if case .upTo(let duration) = wait { timer = makeTimer(duration) } else { timer = nil }
-            queue.putters.append(
+            queues[q].putters.append(
                 NamedQueue.PutWaiter(
                     id: waiterID, remaining: rest, accepted: accepted, continuation: continuation, timer: timer))
         }
-        settle(queue, resumptions: &resumptions)
+        settle(q, resumptions: &resumptions)
     }
 
-    private static func fullError(_ queue: NamedQueue, accepted: [TaskID]) -> QueueError {
-        QueueError(
+    private func fullError(_ q: Int, accepted: [TaskID]) -> QueueError {
+        let queue = queues[q]
+        return QueueError(
             .queueFull, queue: queue.name,
             "queue '\(queue.name)' is full (maxsize \(queue.maxSize)); \(accepted.count) item(s) were put before giving up",
             acceptedIDs: accepted)
@@ -109,20 +117,22 @@ struct EngineState {
 
     // MARK: Get
 
-    /// Leases up to `maxItems` tasks from the front of `queue` to `consumer`.
-    private mutating func take(from queue: NamedQueue, maxItems: Int, consumer: ConsumerID) -> [QueuedTask] {
-        let count = min(maxItems, queue.items.count)
+    /// Leases up to `maxItems` tasks from the front of queue `q` to `consumer`.
+    private mutating func take(from q: Int, maxItems: Int, consumer: ConsumerID) -> [QueuedTask] {
+        let count = min(maxItems, queues[q].items.count)
         var tasks: [QueuedTask] = []
         tasks.reserveCapacity(count)
+        var redelivered: UInt64 = 0
         for _ in 0..<count {
-            var task = queue.items.removeFirst()
+            var task = queues[q].items.removeFirst()
             task.attempt += 1
-            if task.attempt > 1 { queue.totalRedelivered += 1 }
-            leases.add(task, queue: queue.name, consumer: consumer)
+            if task.attempt > 1 { redelivered += 1 }
+            leases.add(task, queue: q, consumer: consumer)
             tasks.append(task)
         }
-        queue.inFlight += count
-        queue.totalDelivered += UInt64(count)
+        queues[q].totalRedelivered += redelivered
+        queues[q].inFlight += count
+        queues[q].totalDelivered += UInt64(count)
         return tasks
     }
 
@@ -141,24 +151,24 @@ struct EngineState {
             resumptions.append(.getFailed(continuation, shuttingDownError(name), timer: nil))
             return
         }
-        let queue: NamedQueue
+        let q: Int
         do {
-            queue = try self.queue(named: name)
+            q = try queueID(named: name)
         } catch {
             resumptions.append(.getFailed(continuation, error, timer: nil))
             return
         }
         // Earlier waiters come first; only an empty wait line may take directly.
-        if queue.getters.isEmpty, !queue.items.isEmpty {
-            let tasks = take(from: queue, maxItems: max(1, maxItems), consumer: consumer)
+        if queues[q].getters.isEmpty, !queues[q].items.isEmpty {
+            let tasks = take(from: q, maxItems: max(1, maxItems), consumer: consumer)
             resumptions.append(.delivered(continuation, tasks, timer: nil))
-            settle(queue, resumptions: &resumptions)
+            settle(q, resumptions: &resumptions)
         } else if wait == .none {
             resumptions.append(.delivered(continuation, [], timer: nil))
         } else {
             let timer: Task<Void, Never>?
             if case .upTo(let duration) = wait { timer = makeTimer(duration) } else { timer = nil }
-            queue.getters.append(
+            queues[q].getters.append(
                 NamedQueue.GetWaiter(
                     id: waiterID, consumer: consumer, maxItems: max(1, maxItems), continuation: continuation,
                     timer: timer))
@@ -169,85 +179,92 @@ struct EngineState {
 
     /// Moves waiting putters' items in while there is room and hands items to waiting getters,
     /// until neither can progress; wakes joiners once nothing is unfinished.
-    mutating func settle(_ queue: NamedQueue, resumptions: inout [Resumption]) {
+    mutating func settle(_ q: Int, resumptions: inout [Resumption]) {
         var progressed = true
         while progressed {
             progressed = false
-            while var putter = queue.putters.first, queue.room > 0 {
-                let fitting = min(queue.room, putter.remaining.count)
-                putter.accepted += append(putter.remaining.prefix(fitting), to: queue)
+            while var putter = queues[q].putters.first, queues[q].room > 0 {
+                let fitting = min(queues[q].room, putter.remaining.count)
+                putter.accepted += append(putter.remaining.prefix(fitting), to: q)
                 putter.remaining = putter.remaining.dropFirst(fitting)
                 progressed = true
                 if putter.remaining.isEmpty {
-                    queue.putters.removeFirst()
+                    queues[q].putters.removeFirst()
                     resumptions.append(.accepted(putter.continuation, putter.accepted, timer: putter.timer))
                 } else {
-                    queue.putters[queue.putters.startIndex] = putter
+                    queues[q].putters[queues[q].putters.startIndex] = putter
                     break
                 }
             }
-            while !queue.items.isEmpty, let getter = queue.getters.popFirst() {
-                let tasks = take(from: queue, maxItems: getter.maxItems, consumer: getter.consumer)
+            while !queues[q].items.isEmpty, let getter = queues[q].getters.popFirst() {
+                let tasks = take(from: q, maxItems: getter.maxItems, consumer: getter.consumer)
                 resumptions.append(.delivered(getter.continuation, tasks, timer: getter.timer))
                 progressed = true
             }
         }
-        if queue.unfinished == 0, !queue.joiners.isEmpty {
-            resumptions += queue.joiners.map(Resumption.joined)
-            queue.joiners = []
+        if queues[q].unfinished == 0, !queues[q].joiners.isEmpty {
+            resumptions += queues[q].joiners.map(Resumption.joined)
+            queues[q].joiners = []
         }
     }
 
     /// Ends a waiter: on timeout a getter gets nothing and a putter "queue full";
-    /// on cancellation both get `error`.
+    /// on cancellation both get `CancellationError`.
     mutating func endWaiter(
         _ waiterID: UInt64, in name: String, cancelled: Bool, resumptions: inout [Resumption]
     ) {
-        guard let queue = queues[name] else { return }
-        if let index = queue.getters.firstIndex(where: { $0.id == waiterID }) {
-            let getter = queue.getters.remove(at: index)
+        guard let q = queueIDs[name] else { return }
+        if let index = queues[q].getters.firstIndex(where: { $0.id == waiterID }) {
+            let getter = queues[q].getters.remove(at: index)
             resumptions.append(
                 cancelled
                     ? .getFailed(getter.continuation, CancellationError(), timer: getter.timer)
                     : .delivered(getter.continuation, [], timer: getter.timer))
-        } else if let index = queue.putters.firstIndex(where: { $0.id == waiterID }) {
-            let putter = queue.putters.remove(at: index)
-            let error: any Error = cancelled ? CancellationError() : Self.fullError(queue, accepted: putter.accepted)
+        } else if let index = queues[q].putters.firstIndex(where: { $0.id == waiterID }) {
+            let putter = queues[q].putters.remove(at: index)
+            let error: any Error = cancelled ? CancellationError() : fullError(q, accepted: putter.accepted)
             resumptions.append(.putFailed(putter.continuation, error, timer: putter.timer))
             // The putter may have blocked others behind it.
-            settle(queue, resumptions: &resumptions)
+            settle(q, resumptions: &resumptions)
         }
     }
 
     // MARK: Ack, nack, release
 
     /// Settles leased tasks: acknowledged (done), or given back to the front of the queue.
+    /// Returns the outcome and, per id, whether it was settled.
     mutating func settleLeases(
         _ ids: [TaskID], in name: String, consumer: ConsumerID, requeue: Bool, markDone: Bool,
         resumptions: inout [Resumption]
-    ) -> (AckResult, Set<TaskID>) {
-        guard let queue = queues[name] else { return (AckResult(count: 0, unknown: ids), []) }
+    ) -> (AckResult, settled: [Bool]) {
+        guard let q = queueIDs[name] else {
+            return (AckResult(count: 0, unknown: ids), Array(repeating: false, count: ids.count))
+        }
         var unknown: [TaskID] = []
         var returned: [QueuedTask] = []
-        var settled = Set<TaskID>()
+        var settled: [Bool] = []
+        settled.reserveCapacity(ids.count)
+        var count = 0
         for id in ids {
-            guard let lease = leases.remove(id, queue: name, consumer: consumer) else {
+            guard let lease = leases.remove(id, queue: q, consumer: consumer) else {
                 unknown.append(id)
+                settled.append(false)
                 continue
             }
-            settled.insert(id)
+            count += 1
+            settled.append(true)
             if requeue { returned.append(lease.task) }
         }
-        queue.inFlight -= settled.count
+        queues[q].inFlight -= count
         if requeue {
-            queue.totalNacked += UInt64(settled.count)
-            queue.requeueAtFront(returned)
+            queues[q].totalNacked += UInt64(count)
+            queues[q].requeueAtFront(returned)
         } else {
-            queue.totalAcked += UInt64(settled.count)
-            if markDone { queue.unfinished = max(0, queue.unfinished - settled.count) }
+            queues[q].totalAcked += UInt64(count)
+            if markDone { queues[q].unfinished = max(0, queues[q].unfinished - count) }
         }
-        settle(queue, resumptions: &resumptions)
-        return (AckResult(count: settled.count, unknown: unknown), settled)
+        settle(q, resumptions: &resumptions)
+        return (AckResult(count: count, unknown: unknown), settled)
     }
 
     /// Atomically acknowledges tasks and appends the results that answer them. Results for
@@ -259,10 +276,17 @@ struct EngineState {
         resumptions: inout [Resumption]
     ) throws(QueueError) -> (AckResult, [TaskID]) {
         guard !isShutDown else { throw shuttingDownError(taskQueue) }
-        let target = try queue(named: resultQueue)
+        let target = try queueID(named: resultQueue)
         let (ack, settled) = settleLeases(
             ids, in: taskQueue, consumer: consumer, requeue: false, markDone: true, resumptions: &resumptions)
-        let kept = results.filter { settled.contains($0.reference) }
+        let kept: [NewTask]
+        if ack.unknown.isEmpty, results.count == ids.count, zip(results, ids).allSatisfy({ $0.reference == $1 }) {
+            kept = results  // the usual case: one result per task, in order, all still ours
+        } else {
+            var ours = Set<TaskID>()
+            for (id, isSettled) in zip(ids, settled) where isSettled { ours.insert(id) }
+            kept = results.filter { ours.contains($0.reference) }
+        }
         let resultIDs = append(kept, to: target)
         settle(target, resumptions: &resumptions)
         return (ack, resultIDs)
@@ -275,11 +299,10 @@ struct EngineState {
 
     private mutating func returnLeases(_ returned: [LeaseTable.Lease], resumptions: inout [Resumption]) -> Int {
         let byQueue = Dictionary(grouping: returned, by: \.queue)
-        for (name, leases) in byQueue {
-            guard let queue = queues[name] else { continue }
-            queue.inFlight -= leases.count
-            queue.requeueAtFront(leases.map(\.task))
-            settle(queue, resumptions: &resumptions)
+        for (q, leases) in byQueue {
+            queues[q].inFlight -= leases.count
+            queues[q].requeueAtFront(leases.map(\.task))
+            settle(q, resumptions: &resumptions)
         }
         return returned.count
     }
@@ -287,12 +310,12 @@ struct EngineState {
     // MARK: Python's task_done / join
 
     mutating func taskDone(_ name: String, resumptions: inout [Resumption]) throws(QueueError) {
-        let queue = try self.queue(named: name)
-        guard queue.unfinished > 0 else {
+        let q = try queueID(named: name)
+        guard queues[q].unfinished > 0 else {
             throw QueueError(.taskDoneTooManyTimes, queue: name, "task_done() called too many times")
         }
-        queue.unfinished -= 1
-        settle(queue, resumptions: &resumptions)
+        queues[q].unfinished -= 1
+        settle(q, resumptions: &resumptions)
     }
 
     mutating func join(
@@ -303,11 +326,11 @@ struct EngineState {
             return
         }
         do {
-            let queue = try self.queue(named: name)
-            if queue.unfinished == 0 {
+            let q = try queueID(named: name)
+            if queues[q].unfinished == 0 {
                 resumptions.append(.joined(continuation))
             } else {
-                queue.joiners.append(continuation)
+                queues[q].joiners.append(continuation)
             }
         } catch {
             resumptions.append(.joinFailed(continuation, error))
@@ -320,14 +343,14 @@ struct EngineState {
     mutating func shutDown(resumptions: inout [Resumption]) {
         guard !isShutDown else { return }
         isShutDown = true
-        for queue in queues.values {
-            let error = shuttingDownError(queue.name)
-            resumptions += queue.getters.map { .getFailed($0.continuation, error, timer: $0.timer) }
-            resumptions += queue.putters.map { .putFailed($0.continuation, error, timer: $0.timer) }
-            resumptions += queue.joiners.map { .joinFailed($0, error) }
-            queue.getters = []
-            queue.putters = []
-            queue.joiners = []
+        for q in queues.indices {
+            let error = shuttingDownError(queues[q].name)
+            resumptions += queues[q].getters.map { .getFailed($0.continuation, error, timer: $0.timer) }
+            resumptions += queues[q].putters.map { .putFailed($0.continuation, error, timer: $0.timer) }
+            resumptions += queues[q].joiners.map { .joinFailed($0, error) }
+            queues[q].getters = []
+            queues[q].putters = []
+            queues[q].joiners = []
         }
         // With the waiters gone, returned tasks stay queued instead of being handed out again.
         _ = returnLeases(leases.removeAll(), resumptions: &resumptions)

@@ -1,27 +1,34 @@
 /// Which consumer holds which delivered task, until it acknowledges it.
 struct LeaseTable {
     struct Lease {
-        var queue: String
+        /// The queue's index in the engine.
+        var queue: Int
         var consumer: ConsumerID
         var task: QueuedTask
     }
 
     private var leases: [TaskID: Lease] = [:]
+
+    init() {
+        leases.reserveCapacity(1024)
+    }
     private var countByConsumer: [ConsumerID: Int] = [:]
 
     var count: Int { leases.count }
 
     func count(of consumer: ConsumerID) -> Int { countByConsumer[consumer, default: 0] }
 
-    mutating func add(_ task: QueuedTask, queue: String, consumer: ConsumerID) {
+    mutating func add(_ task: QueuedTask, queue: Int, consumer: ConsumerID) {
         leases[task.id] = Lease(queue: queue, consumer: consumer, task: task)
         countByConsumer[consumer, default: 0] += 1
     }
 
     /// Removes the lease on `id` if `consumer` holds it in `queue`.
-    mutating func remove(_ id: TaskID, queue: String, consumer: ConsumerID) -> Lease? {
-        guard let lease = leases[id], lease.consumer == consumer, lease.queue == queue else { return nil }
-        leases[id] = nil
+    mutating func remove(_ id: TaskID, queue: Int, consumer: ConsumerID) -> Lease? {
+        guard let index = leases.index(forKey: id) else { return nil }
+        let lease = leases.values[index]
+        guard lease.consumer == consumer, lease.queue == queue else { return nil }
+        leases.remove(at: index)
         decrement(consumer)
         return lease
     }

@@ -2,9 +2,8 @@ import DequeModule
 
 /// One named FIFO queue with its waiting getters, waiting putters and counters.
 ///
-/// A reference type so the engine can mutate a queue in place under its lock; it is only ever
-/// touched while that lock is held.
-final class NamedQueue {
+/// Kept in an array and changed in place through it, under the engine's lock.
+struct NamedQueue {
     struct GetWaiter {
         var id: UInt64
         var consumer: ConsumerID
@@ -48,7 +47,7 @@ final class NamedQueue {
     var isFull: Bool { maxSize > 0 && items.count >= maxSize }
 
     /// Puts tasks given back by consumers at the front, oldest first, so they are delivered next.
-    func requeueAtFront(_ tasks: [QueuedTask]) {
+    mutating func requeueAtFront(_ tasks: [QueuedTask]) {
         for task in tasks.sorted(by: { $0.id > $1.id }) {
             items.prepend(task)
         }

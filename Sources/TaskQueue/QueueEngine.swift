@@ -190,12 +190,12 @@ public final class QueueEngine: Sendable {
 
     /// Counters of every queue, by name.
     public func snapshot() -> [QueueSnapshot] {
-        state.withLock { state in state.queues.values.map(\.snapshot) }.sorted { $0.name < $1.name }
+        state.withLock { state in state.queues.map(\.snapshot) }.sorted { $0.name < $1.name }
     }
 
     /// Counters of one queue, creating it if needed (Python's `qsize()` on a fresh queue is 0).
     public func snapshot(of queue: String) throws(QueueError) -> QueueSnapshot {
-        try state.withLock { (state) throws(QueueError) in try state.queue(named: queue).snapshot }
+        try state.withLock { (state) throws(QueueError) in state.queues[try state.queueID(named: queue)].snapshot }
     }
 
     /// How many tasks are leased to `consumer`.

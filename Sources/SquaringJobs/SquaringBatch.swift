@@ -1,0 +1,184 @@
+import Foundation
+import TaskMasterClient
+import TaskWire
+
+/// A squaring batch, as `task-ctl batch` runs it: put N numbers on the task queue, collect
+/// the N results, check every square.
+///
+/// Results are matched to tasks by task id and counted once each, so the batch completes
+/// correctly even when a worker dies mid-batch and its tasks are delivered again. Results that
+/// belong to no task of this batch are left for their owner: held, then given back at the end.
+public struct SquaringBatch: Sendable {
+    /// The numbers to square, in order.
+    public var numbers: [Int]
+    public var taskQueue = "task"
+    public var resultQueue = "result"
+    /// Numbers per put request. Default 1000.
+    public var chunkSize = 1000
+    /// Put requests in flight at once. Default 4.
+    public var putWindow = 4
+    /// Give up waiting for results after this long. Default 10 minutes.
+    public var timeout: Duration = .seconds(600)
+
+    public init(numbers: [Int]) {
+        self.numbers = numbers
+    }
+
+    /// What happened, for people and for `--json`.
+    public struct Summary: Codable, Hashable, Sendable {
+        public var submitted: Int
+        /// Tasks whose result is the right square.
+        public var completed: Int
+        /// Tasks whose result is not the right square.
+        public var wrong: Int
+        /// Tasks without a result when the batch ended.
+        public var missing: Int
+        /// Extra results for tasks already answered (ignored).
+        public var duplicates: Int
+        /// Results for other producers' tasks seen and left in the queue.
+        public var foreign: Int
+        public var seconds: Double
+        public var tasksPerSecond: Double
+
+        /// Whether every task got its right square.
+        public var succeeded: Bool { completed == submitted && wrong == 0 && missing == 0 }
+
+        enum CodingKeys: String, CodingKey {
+            case submitted, completed, wrong, missing, duplicates, foreign, seconds
+            case tasksPerSecond = "tasks_per_second"
+        }
+    }
+
+    /// Progress so far.
+    public struct Progress: Sendable {
+        public var submitted: Int
+        public var answered: Int
+        public var total: Int
+        public var elapsed: Duration
+    }
+
+    /// Things an echoing caller may print, like the classic Python master does.
+    public enum Event: Sendable {
+        case put(Int)
+        case result(String)
+        case wrongResult(expected: String, got: String)
+    }
+
+    /// Runs the batch on `master`.
+    ///
+    /// - Parameters:
+    ///   - progress: called after each batch of results.
+    ///   - events: called for every put and every result (for `--echo`); nil to skip the work.
+    public func run(
+        on master: TaskMasterConnection,
+        progress: @escaping @Sendable (Progress) -> Void = { _ in },
+        events: (@Sendable (Event) -> Void)? = nil
+    ) async throws -> Summary {
+        let ledger = BatchLedger(numbers: numbers)
+        let start = ContinuousClock.now
+        let deadline = start.advanced(by: timeout)
+
+        // The consumers decide when the batch is over (all answered, or the deadline); the
+        // producer is then cancelled if it is still blocked on a full queue.
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await stopOnCancellation { try await produce(on: master, ledger: ledger, events: events) }
+                return false
+            }
+            for _ in 0..<2 {
+                group.addTask {
+                    try await stopOnCancellation {
+                        try await consume(
+                            on: master, ledger: ledger, deadline: deadline, start: start, progress: progress,
+                            events: events)
+                    }
+                    return true
+                }
+            }
+            while let consumerEnded = try await group.next() {
+                if consumerEnded { group.cancelAll() }
+            }
+        }
+
+        // Results for someone else's tasks were held, not acknowledged; give them back.
+        let leftovers = ledger.takeHeld()
+        if !leftovers.isEmpty {
+            try await master.nack(leftovers.map(\.id), in: resultQueue)
+        }
+        let (completed, wrong, duplicates) = ledger.counts
+        let seconds = Double((ContinuousClock.now - start).milliseconds) / 1000
+        return Summary(
+            submitted: ledger.submittedCount, completed: completed, wrong: wrong,
+            missing: numbers.count - completed - wrong, duplicates: duplicates, foreign: leftovers.count,
+            seconds: seconds, tasksPerSecond: seconds > 0 ? Double(completed + wrong) / seconds : 0)
+    }
+
+    /// Runs `body`; a cancellation ends it quietly (the batch is over), other errors pass.
+    private func stopOnCancellation(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch is CancellationError {
+        } catch let error as ClientError where Task.isCancelled && error.code == .connectionClosed {
+        }
+    }
+
+    private func produce(
+        on master: TaskMasterConnection, ledger: BatchLedger, events: (@Sendable (Event) -> Void)?
+    ) async throws {
+        let chunks = stride(from: 0, to: numbers.count, by: max(1, chunkSize)).map {
+            $0..<min($0 + max(1, chunkSize), numbers.count)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func startPut() {
+                guard next < chunks.count else { return }
+                let range = chunks[next]
+                next += 1
+                let items = numbers[range].map { NewItem(payload: Square.task($0)) }
+                group.addTask {
+                    if let events { for n in numbers[range] { events(.put(n)) } }
+                    let ids = try await master.put(items, into: taskQueue, wait: .forever)
+                    ledger.submitted(ids: ids, indices: range)
+                }
+            }
+            for _ in 0..<max(1, putWindow) { startPut() }
+            while try await group.next() != nil { startPut() }
+        }
+    }
+
+    private func consume(
+        on master: TaskMasterConnection, ledger: BatchLedger, deadline: ContinuousClock.Instant,
+        start: ContinuousClock.Instant, progress: @Sendable (Progress) -> Void, events: (@Sendable (Event) -> Void)?
+    ) async throws {
+        while !ledger.isFinished, ContinuousClock.now < deadline {
+            let wait = min(Duration.milliseconds(500), deadline - ContinuousClock.now)
+            let deliveries = try await master.get(
+                from: resultQueue, maxItems: 1000, wait: .milliseconds(UInt32(clamping: max(1, wait.milliseconds))))
+            // Earlier unknown results may be ours now that more put answers are recorded.
+            let retry = ledger.takeHeld()
+            var settled: [TaskID] = []
+            var unknown: [Delivery] = []
+            for delivery in retry + deliveries {
+                switch ledger.record(reference: delivery.reference, payload: delivery.payload) {
+                case .completed(_, let text):
+                    events?(.result(text))
+                    settled.append(delivery.id)
+                case .wrong(let index, let text):
+                    events?(.wrongResult(expected: Square.line(numbers[index]), got: text))
+                    settled.append(delivery.id)
+                case .duplicate:
+                    settled.append(delivery.id)
+                case .unknown:
+                    unknown.append(delivery)
+                }
+            }
+            ledger.hold(unknown)
+            if !settled.isEmpty { try await master.ack(settled, in: resultQueue) }
+            let (completed, wrong, _) = ledger.counts
+            progress(
+                Progress(
+                    submitted: ledger.submittedCount, answered: completed + wrong,
+                    total: numbers.count, elapsed: ContinuousClock.now - start))
+        }
+    }
+}

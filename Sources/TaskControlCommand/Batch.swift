@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import SquaringJobs
+
+struct Batch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put N numbers, wait for all N squares, check every one, print a summary.",
+        discussion: """
+            Exit status 0 when every task got its right square, 1 otherwise. With --json the
+            summary is one JSON object: submitted, completed, wrong, missing, duplicates,
+            foreign, seconds, tasks_per_second.
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "How many numbers to square.")
+    var count: Int
+
+    @Option(help: "The first number (numbers are start, start+1, …). Default 1.")
+    var start: Int = 1
+
+    @Option(help: "Random numbers from 0 to this instead of a sequence, like the classic Python master.")
+    var random: Int?
+
+    @Option(help: "Queue to put tasks on.")
+    var taskQueue = "task"
+
+    @Option(help: "Queue to collect results from.")
+    var resultQueue = "result"
+
+    @Option(help: "Numbers per put request.")
+    var chunk = 1000
+
+    @Option(help: "Give up waiting for results after this many seconds.")
+    var timeout: Double = 600
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    @Flag(help: "Print every task put and every result, like the classic Python master.")
+    var echo = false
+
+    @Flag(help: "No progress display.")
+    var quiet = false
+
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("--count must be at least 1") }
+        guard chunk > 0 else { throw ValidationError("--chunk must be at least 1") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let random, random < 0 { throw ValidationError("--random must not be negative") }
+        guard random != nil || start.addingReportingOverflow(count).overflow == false else {
+            throw ValidationError("--start + --count overflows 64 bits")
+        }
+    }
+
+    func run() async throws {
+        let numbers: [Int]
+        if let random {
+            numbers = (0..<count).map { _ in Int.random(in: 0...random) }
+        } else {
+            numbers = Array(start..<(start + count))
+        }
+        var batch = SquaringBatch(numbers: numbers)
+        batch.taskQueue = taskQueue
+        batch.resultQueue = resultQueue
+        batch.chunkSize = chunk
+        batch.timeout = .milliseconds(Int64(timeout * 1000))
+
+        let display = ProgressDisplay(enabled: !quiet && !echo && !json)
+        let events: (@Sendable (SquaringBatch.Event) -> Void)? = echo ? Self.echo : nil
+        let batchToRun = batch
+        let summary = try await connection.withMaster { master in
+            try await batchToRun.run(on: master, progress: { display.update($0) }, events: events)
+        }
+        display.finish()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print(Self.describe(summary, resultQueue: resultQueue))
+        }
+        if !summary.succeeded { throw ExitCode(1) }
+    }
+
+    /// Prints what the classic Python master prints.
+    @Sendable static func echo(_ event: SquaringBatch.Event) {
+        switch event {
+        case .put(let n): print("Put task \(n)")
+        case .result(let text): print("Result: \(text)")
+        case .wrongResult(let expected, let got): print("Wrong result: \(got) (expected \(expected))")
+        }
+    }
+
+    static func describe(_ summary: SquaringBatch.Summary, resultQueue: String) -> String {
+        var text = "submitted \(summary.submitted), completed \(summary.completed), wrong \(summary.wrong), "
+        text += "missing \(summary.missing) in \(String(format: "%.3f", summary.seconds)) s "
+        text += "(\(Int(summary.tasksPerSecond)) tasks/s)"
+        if summary.duplicates > 0 { text += ", \(summary.duplicates) duplicate results ignored" }
+        if summary.foreign > 0 { text += ", \(summary.foreign) results of other batches left in '\(resultQueue)'" }
+        return text
+    }
+}

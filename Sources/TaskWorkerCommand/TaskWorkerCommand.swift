@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import SquaringJobs
+import TaskMasterClient
+import TaskMasterConfiguration
+
+@main
+struct TaskWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "task-worker",
+        abstract: "Take numbers from a task-master's task queue, square them, put the results back.",
+        discussion: """
+            Each task is a number (a pickled Python int of any size); its result is the str
+            "n * n = r" with the task's id, put on the result queue in the same step that
+            acknowledges the task. A task that is not a number gets an error result.
+
+            The authkey comes from --authkey-file, TASK_AUTHKEY or TASK_AUTHKEY_FILE. Flags
+            override environment variables, which override the config file.
+
+            Examples:
+              TASK_AUTHKEY=secret task-worker --connect 10.0.0.5:5000
+              task-worker --config /etc/taskmaster/worker.json --concurrency 4
+              task-worker --connect master:5000 --exit-when-idle 5     # exit once idle for 5 s
+
+            SIGTERM/SIGINT: stop taking work, finish and acknowledge what is in hand, exit 0.
+            While the master is unreachable the worker retries with backoff and says so.
+            """
+    )
+
+    @Option(help: "The master, HOST:PORT (default 127.0.0.1:5000).")
+    var connect: String?
+
+    @Option(name: .customLong("authkey-file"), help: "File holding the shared authkey.")
+    var authkeyFile: String?
+
+    @Option(help: "JSON config file (see Config/worker.example.json).")
+    var config: String?
+
+    @Option(help: "Queue to take tasks from (default task).")
+    var taskQueue: String?
+
+    @Option(help: "Queue to put results on (default result).")
+    var resultQueue: String?
+
+    @Option(help: "Batches in progress at once (default 2).")
+    var concurrency: Int?
+
+    @Option(help: "Tasks fetched per request (default 256).")
+    var prefetch: Int?
+
+    @Option(help: "Exit 0 once the task queue stayed empty this many seconds.")
+    var exitWhenIdle: Double?
+
+    @Flag(help: "The master is a Python multiprocessing BaseManager serving get_task_queue/get_result_queue.")
+    var pythonManager = false
+
+    @Option(help: "Longest pause between reconnection attempts, in seconds (default 30).")
+    var maxBackoff: Double?
+
+    @Option(help: "Largest frame accepted from the master, in bytes (default 16 MiB).")
+    var maxFrameBytes: Int?
+
+    @Option(help: "Seconds for the TCP connect and for the handshake (default 5).")
+    var handshakeTimeout: Double?
+
+    @Option(help: "trace, debug, info (default), notice, warning, error or critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        typealias Keys = WorkerConfiguration.Keys
+        var flags: [String: String] = [:]
+        flags[ConnectionSettings.Keys.connect.key] = connect
+        flags[AuthKeySettings.file.key] = authkeyFile
+        flags[Keys.taskQueue.key] = taskQueue
+        flags[Keys.resultQueue.key] = resultQueue
+        flags[Keys.concurrency.key] = concurrency.map(String.init)
+        flags[Keys.prefetch.key] = prefetch.map(String.init)
+        flags[Keys.exitWhenIdle.key] = exitWhenIdle.map { "\($0)" }
+        flags[Keys.pythonManager.key] = pythonManager ? "true" : nil
+        flags[Keys.maxBackoff.key] = maxBackoff.map { "\($0)" }
+        flags[ConnectionSettings.Keys.maxFrameBytes.key] = maxFrameBytes.map(String.init)
+        flags[ConnectionSettings.Keys.handshakeTimeout.key] = handshakeTimeout.map { "\($0)" }
+        flags[Keys.logLevel.key] = logLevel
+
+        let configuration: WorkerConfiguration
+        let warnings: [String]
+        do {
+            (configuration, warnings) = try WorkerConfiguration.load(
+                flags: flags, environment: ProcessInfo.processInfo.environment, configFile: config)
+        } catch {
+            FileHandle.standardError.write(Data("task-worker: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "task-worker")
+        for warning in warnings { logger.warning("\(warning)") }
+
+        let worker = SquaringWorker(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ClientError where error.code == .authenticationFailed {
+            throw ExitCode(1)
+        }
+    }
+}
