@@ -115,8 +115,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TestSupport", "TaskMasterClient", "TaskWire", "Pickle",
+                "TestSupport", "TaskMasterClient", "TaskWire", "Pickle", "SquaringJobs",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "BigInt", package: "BigInt"),
             ]
         ),
     ]

@@ -46,7 +46,9 @@ enum LongEncoding {
         let words = value.words
         bytes.reserveCapacity(words.count * MemoryLayout<UInt>.size)
         for word in words {
-            for shift in stride(from: 0, to: UInt.bitWidth, by: 8) { bytes.append(UInt8(truncatingIfNeeded: word >> shift)) }
+            for shift in stride(from: 0, to: UInt.bitWidth, by: 8) {
+                bytes.append(UInt8(truncatingIfNeeded: word >> shift))
+            }
         }
         trim(&bytes, negative: value.sign == .minus)
         return bytes

@@ -8,19 +8,28 @@ enum TextForms {
     /// Python refuses to convert longer decimal strings to int (`sys.get_int_max_str_digits`).
     static let maxDigits = 4300
 
-    static func int(_ line: ArraySlice<UInt8>, limits: PickleLimits, error: MakeError) throws(PickleError) -> PickleNode {
+    static func int(_ line: ArraySlice<UInt8>, limits: PickleLimits, error: MakeError) throws(PickleError) -> PickleNode
+    {
         if line.elementsEqual("00".utf8) { return .bool(false) }
         if line.elementsEqual("01".utf8) { return .bool(true) }
         return try decimal(line, limits: limits, error: error)
     }
 
-    static func long(_ line: ArraySlice<UInt8>, limits: PickleLimits, error: MakeError) throws(PickleError) -> PickleNode {
+    static func long(
+        _ line: ArraySlice<UInt8>,
+        limits: PickleLimits,
+        error: MakeError
+    ) throws(PickleError) -> PickleNode {
         var digits = line
         if digits.last == UInt8(ascii: "L") { digits = digits.dropLast() }
         return try decimal(digits, limits: limits, error: error)
     }
 
-    private static func decimal(_ text: ArraySlice<UInt8>, limits: PickleLimits, error: MakeError) throws(PickleError)
+    private static func decimal(
+        _ text: ArraySlice<UInt8>,
+        limits: PickleLimits,
+        error: MakeError
+    ) throws(PickleError)
         -> PickleNode
     {
         var body = text
@@ -48,7 +57,7 @@ enum TextForms {
         return .float(value)
     }
 
-    static func ascii(_ line: ArraySlice<UInt8>, error: MakeError) throws(PickleError) -> String {
+    static func name(_ line: ArraySlice<UInt8>, error: MakeError) throws(PickleError) -> String {
         guard let string = String(validating: line, as: UTF8.self), !string.isEmpty else {
             throw error(.invalidValue, "a module or class name must be non-empty UTF-8")
         }
@@ -131,7 +140,10 @@ enum TextForms {
             {
                 let width = bytes[index + 1] == UInt8(ascii: "u") ? 4 : 8
                 guard index + 2 + width <= bytes.count,
-                    let scalar = UInt32(String(decoding: bytes[(index + 2)..<(index + 2 + width)], as: UTF8.self), radix: 16),
+                    let scalar = UInt32(
+                        String(decoding: bytes[(index + 2)..<(index + 2 + width)], as: UTF8.self),
+                        radix: 16
+                    ),
                     scalar <= 0x10FFFF
                 else {
                     throw error(.invalidValue, "a bad \\u escape in UNICODE")

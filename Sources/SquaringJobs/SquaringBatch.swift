@@ -89,8 +89,13 @@ public struct SquaringBatch: Sendable {
                 group.addTask {
                     try await stopOnCancellation {
                         try await consume(
-                            on: master, ledger: ledger, deadline: deadline, start: start, progress: progress,
-                            events: events)
+                            on: master,
+                            ledger: ledger,
+                            deadline: deadline,
+                            start: start,
+                            progress: progress,
+                            events: events
+                        )
                     }
                     return true
                 }
@@ -108,9 +113,15 @@ public struct SquaringBatch: Sendable {
         let (completed, wrong, duplicates) = ledger.counts
         let seconds = Double((ContinuousClock.now - start).milliseconds) / 1000
         return Summary(
-            submitted: ledger.submittedCount, completed: completed, wrong: wrong,
-            missing: numbers.count - completed - wrong, duplicates: duplicates, foreign: leftovers.count,
-            seconds: seconds, tasksPerSecond: seconds > 0 ? Double(completed + wrong) / seconds : 0)
+            submitted: ledger.submittedCount,
+            completed: completed,
+            wrong: wrong,
+            missing: numbers.count - completed - wrong,
+            duplicates: duplicates,
+            foreign: leftovers.count,
+            seconds: seconds,
+            tasksPerSecond: seconds > 0 ? Double(completed + wrong) / seconds : 0
+        )
     }
 
     /// Runs `body`; a cancellation ends it quietly (the batch is over), other errors pass.
@@ -123,7 +134,9 @@ public struct SquaringBatch: Sendable {
     }
 
     private func produce(
-        on master: TaskMasterConnection, ledger: BatchLedger, events: (@Sendable (Event) -> Void)?
+        on master: TaskMasterConnection,
+        ledger: BatchLedger,
+        events: (@Sendable (Event) -> Void)?
     ) async throws {
         let chunks = stride(from: 0, to: numbers.count, by: max(1, chunkSize)).map {
             $0..<min($0 + max(1, chunkSize), numbers.count)
@@ -147,13 +160,20 @@ public struct SquaringBatch: Sendable {
     }
 
     private func consume(
-        on master: TaskMasterConnection, ledger: BatchLedger, deadline: ContinuousClock.Instant,
-        start: ContinuousClock.Instant, progress: @Sendable (Progress) -> Void, events: (@Sendable (Event) -> Void)?
+        on master: TaskMasterConnection,
+        ledger: BatchLedger,
+        deadline: ContinuousClock.Instant,
+        start: ContinuousClock.Instant,
+        progress: @Sendable (Progress) -> Void,
+        events: (@Sendable (Event) -> Void)?
     ) async throws {
         while !ledger.isFinished, ContinuousClock.now < deadline {
             let wait = min(Duration.milliseconds(500), deadline - ContinuousClock.now)
             let deliveries = try await master.get(
-                from: resultQueue, maxItems: 1000, wait: .milliseconds(UInt32(clamping: max(1, wait.milliseconds))))
+                from: resultQueue,
+                maxItems: 1000,
+                wait: .milliseconds(UInt32(clamping: max(1, wait.milliseconds)))
+            )
             // Earlier unknown results may be ours now that more put answers are recorded.
             let retry = ledger.takeHeld()
             var settled: [TaskID] = []
@@ -177,8 +197,12 @@ public struct SquaringBatch: Sendable {
             let (completed, wrong, _) = ledger.counts
             progress(
                 Progress(
-                    submitted: ledger.submittedCount, answered: completed + wrong,
-                    total: numbers.count, elapsed: ContinuousClock.now - start))
+                    submitted: ledger.submittedCount,
+                    answered: completed + wrong,
+                    total: numbers.count,
+                    elapsed: ContinuousClock.now - start
+                )
+            )
         }
     }
 }

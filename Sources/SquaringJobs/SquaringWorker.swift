@@ -39,18 +39,25 @@ public struct SquaringWorker: Service {
         while !progress.isStopping, !Task.isShuttingDownGracefully {
             do {
                 try await TaskMasterConnection.withConnection(
-                    to: endpoint.host, port: endpoint.port, authKey: configuration.connection.authKey.bytes,
-                    name: name, options: options
+                    to: endpoint.host,
+                    port: endpoint.port,
+                    authKey: configuration.connection.authKey.bytes,
+                    name: name,
+                    options: options
                 ) { master in
                     if failedAttempts > 0 {
-                        logger.info("reconnected to the master", metadata: ["master": "\(endpoint)", "after_attempts": "\(failedAttempts)"])
+                        logger.info(
+                            "reconnected to the master",
+                            metadata: ["master": "\(endpoint)", "after_attempts": "\(failedAttempts)"]
+                        )
                     } else {
                         logger.info(
                             "connected to the master",
                             metadata: [
                                 "master": "\(endpoint)", "task_queue": "\(configuration.taskQueue)",
                                 "result_queue": "\(configuration.resultQueue)",
-                            ])
+                            ]
+                        )
                     }
                     failedAttempts = 0
                     backoff.reset()
@@ -69,7 +76,8 @@ public struct SquaringWorker: Service {
                     metadata: [
                         "master": "\(endpoint)", "error": "\(error)", "attempt": "\(failedAttempts)",
                         "retry_in": "\(pause.formattedSeconds)",
-                    ])
+                    ]
+                )
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
             }
         }
@@ -79,7 +87,8 @@ public struct SquaringWorker: Service {
             metadata: [
                 "reason": "\(Task.isShuttingDownGracefully ? "asked to stop" : progress.stopReason)",
                 "tasks_done": "\(done)", "tasks_failed": "\(failed)",
-            ])
+            ]
+        )
     }
 
     /// Runs `concurrency` lanes on one connection until stopped or disconnected.
@@ -124,11 +133,16 @@ public struct SquaringWorker: Service {
             }
             // Not cancelled by shutdown: what is in hand is finished and acknowledged.
             let outcome = try await master.complete(
-                tasks.map(\.id), in: taskQueue, results: results, into: resultQueue)
+                tasks.map(\.id),
+                in: taskQueue,
+                results: results,
+                into: resultQueue
+            )
             if !outcome.ack.unknown.isEmpty {
                 logger.notice(
                     "some tasks were no longer ours when completed (requeued elsewhere); their results were dropped",
-                    metadata: ["tasks": "\(outcome.ack.unknown.count)"])
+                    metadata: ["tasks": "\(outcome.ack.unknown.count)"]
+                )
             }
             progress.record(done: tasks.count - failed, failed: failed)
         }

@@ -16,7 +16,8 @@ struct TaskIndex {
 
     mutating func add(ids: [TaskID], firstIndex: Int) {
         guard let first = ids.first else { return }
-        let consecutive = ids.last.map { $0 &- first == TaskID(ids.count - 1) } ?? false
+        let consecutive =
+            ids.last.map { $0 &- first == TaskID(ids.count - 1) } ?? false
             && zip(ids, ids.dropFirst()).allSatisfy { $1 == $0 &+ 1 }
         guard consecutive else {
             for (offset, id) in ids.enumerated() { scattered[id] = firstIndex + offset }

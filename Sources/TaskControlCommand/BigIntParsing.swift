@@ -5,7 +5,8 @@ enum BigIntParsing {
     static func parse(_ text: String) -> BigInt? {
         var digits = Substring(text)
         if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
-        guard !digits.isEmpty, digits.count <= 100_000, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else {
+        guard !digits.isEmpty, digits.count <= 100_000, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber)
+        else {
             return nil
         }
         return BigInt(text.hasPrefix("+") ? String(text.dropFirst()) : text, radix: 10)

@@ -22,10 +22,16 @@ struct ConnectionOptions: ParsableArguments {
         do {
             var warnings: [String] = []
             let reader = try SettingsReader(
-                flags: flags, environment: ProcessInfo.processInfo.environment, filePath: nil,
-                knownKeys: Set(ConnectionSettings.Keys.all.map(\.key)))
+                flags: flags,
+                environment: ProcessInfo.processInfo.environment,
+                filePath: nil,
+                knownKeys: Set(ConnectionSettings.Keys.all.map(\.key))
+            )
             settings = try ConnectionSettings.load(
-                from: reader, environment: ProcessInfo.processInfo.environment, warnings: &warnings)
+                from: reader,
+                environment: ProcessInfo.processInfo.environment,
+                warnings: &warnings
+            )
             for warning in warnings { printError("warning: \(warning)") }
         } catch {
             printError("task-ctl: \(error.message)")
@@ -36,9 +42,13 @@ struct ConnectionOptions: ParsableArguments {
         options.handshakeTimeout = settings.handshakeTimeout
         do {
             return try await TaskMasterConnection.withConnection(
-                to: settings.endpoint.host, port: settings.endpoint.port, authKey: settings.authKey.bytes,
+                to: settings.endpoint.host,
+                port: settings.endpoint.port,
+                authKey: settings.authKey.bytes,
                 name: "task-ctl \(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)",
-                options: options, body)
+                options: options,
+                body
+            )
         } catch let error as ClientError {
             printError("task-ctl: \(error)")
             throw ExitCode(2)

@@ -32,11 +32,15 @@ final class ProgressDisplay: Sendable {
             return due
         }
         guard due || progress.answered == progress.total else { return }
-        let seconds = max(0.001, Double(progress.elapsed.components.seconds) + Double(progress.elapsed.components.attoseconds) / 1e18)
+        let seconds = max(
+            0.001,
+            Double(progress.elapsed.components.seconds) + Double(progress.elapsed.components.attoseconds) / 1e18
+        )
         let rate = Double(progress.answered) / seconds
         let fraction = progress.total > 0 ? Double(progress.answered) / Double(progress.total) : 1
         let eta = rate > 0 ? Double(progress.total - progress.answered) / rate : 0
-        let numbers = "\(progress.answered)/\(progress.total) \(String(format: "%3.0f", fraction * 100))%  \(Int(rate)) tasks/s  ETA \(String(format: "%.1f", eta))s"
+        let numbers =
+            "\(progress.answered)/\(progress.total) \(String(format: "%3.0f", fraction * 100))%  \(Int(rate)) tasks/s  ETA \(String(format: "%.1f", eta))s"
         if isTerminal {
             let width = 30
             let filled = Int(fraction * Double(width))

@@ -6,7 +6,9 @@ import TaskWire
 
 struct Put: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Put values on a queue: integers (any size) as Python ints, anything else as str.")
+        abstract: "Put values on a queue: integers (any size) as Python ints, decimals as floats, the rest as str.",
+        discussion: "Put `--` before values that start with a minus sign: task-ctl put task -- -5 7"
+    )
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -43,7 +45,8 @@ struct Put: AsyncParsableCommand {
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Take values off a queue and print them, one per line (they are acknowledged).")
+        abstract: "Take values off a queue and print them, one per line (they are acknowledged)."
+    )
 
     @OptionGroup var connection: ConnectionOptions
 

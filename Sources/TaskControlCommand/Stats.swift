@@ -5,7 +5,8 @@ import TaskWire
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per queue: depth, in flight, totals; and the connected clients.")
+        abstract: "Per queue: depth, in flight, totals; and the connected clients."
+    )
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -52,12 +53,25 @@ struct StatsDocument: Codable {
         uptime_seconds = statistics.uptimeSeconds
         queues = statistics.queues.map {
             Queue(
-                name: $0.name, depth: $0.depth, in_flight: $0.inFlight, maxsize: $0.maxSize,
-                waiting_consumers: $0.waitingConsumers, total_put: $0.totalPut, total_delivered: $0.totalDelivered,
-                total_acked: $0.totalAcked, total_nacked: $0.totalNacked, total_redelivered: $0.totalRedelivered)
+                name: $0.name,
+                depth: $0.depth,
+                in_flight: $0.inFlight,
+                maxsize: $0.maxSize,
+                waiting_consumers: $0.waitingConsumers,
+                total_put: $0.totalPut,
+                total_delivered: $0.totalDelivered,
+                total_acked: $0.totalAcked,
+                total_nacked: $0.totalNacked,
+                total_redelivered: $0.totalRedelivered
+            )
         }
         clients = statistics.clients.map {
-            Client(kind: $0.kind == .native ? "native" : "python", address: $0.address, name: $0.name, leased: $0.leased)
+            Client(
+                kind: $0.kind == .native ? "native" : "python",
+                address: $0.address,
+                name: $0.name,
+                leased: $0.leased
+            )
         }
     }
 }
@@ -65,7 +79,9 @@ struct StatsDocument: Codable {
 /// The human-readable `stats` table.
 enum StatsTable {
     static func render(_ statistics: ServerStatistics) -> String {
-        var lines: [[String]] = [["QUEUE", "DEPTH", "IN FLIGHT", "MAXSIZE", "WAITING", "PUT", "DELIVERED", "ACKED", "NACKED", "REDELIVERED"]]
+        var lines: [[String]] = [
+            ["QUEUE", "DEPTH", "IN FLIGHT", "MAXSIZE", "WAITING", "PUT", "DELIVERED", "ACKED", "NACKED", "REDELIVERED"]
+        ]
         for q in statistics.queues {
             lines.append([
                 q.name, "\(q.depth)", "\(q.inFlight)", q.maxSize == 0 ? "-" : "\(q.maxSize)", "\(q.waitingConsumers)",
@@ -76,7 +92,9 @@ enum StatsTable {
         text += "\n\n"
         var clients: [[String]] = [["CLIENT", "KIND", "ADDRESS", "LEASED"]]
         for c in statistics.clients {
-            clients.append([c.name.isEmpty ? "-" : c.name, c.kind == .native ? "native" : "python", c.address, "\(c.leased)"])
+            clients.append([
+                c.name.isEmpty ? "-" : c.name, c.kind == .native ? "native" : "python", c.address, "\(c.leased)",
+            ])
         }
         text += table(clients)
         text += "\n\nuptime \(statistics.uptimeSeconds) s, \(statistics.clients.count) client(s)"
@@ -87,7 +105,8 @@ enum StatsTable {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { column, cell in
-                column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == 0
+                    ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                     : String(repeating: " ", count: widths[column] - cell.count) + cell
             }.joined(separator: "  ")
         }.joined(separator: "\n")

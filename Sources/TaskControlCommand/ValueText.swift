@@ -13,18 +13,25 @@ enum ValueText {
         case .none: return "None"
         case .float(let bits): return "\(Double(bitPattern: bits))"
         case .string: return value.stringValue ?? "<str with lone surrogates>"
-        case .bytes(let bytes): return "b'" + bytes.map { byte in
-                (0x20..<0x7F).contains(byte) && byte != 0x27 && byte != 0x5C
-                    ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16).leftPadded(2)
-            }.joined() + "'"
+        case .bytes(let bytes):
+            return "b'"
+                + bytes.map { byte in
+                    (0x20..<0x7F).contains(byte) && byte != 0x27 && byte != 0x5C
+                        ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16).leftPadded(2)
+                }.joined() + "'"
         default: return "<\(value.typeName)>"
         }
     }
 
-    /// A command-line word as a task value: an integer (any size) if it reads as one, else a str.
+    /// A command-line word as a task value: an integer (any size) or a float if it reads as
+    /// one, else a str.
     static func parse(_ word: String, forceString: Bool) -> PickleGraph {
-        if !forceString, let n = Int(word) { return .int(n) }
-        if !forceString, let big = BigIntParsing.parse(word) { return .int(big) }
+        guard !forceString else { return .string(word) }
+        if let n = Int(word) { return .int(n) }
+        if let big = BigIntParsing.parse(word) { return .int(big) }
+        if word.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let x = Double(word) {
+            return PickleGraph(node: .float(x))
+        }
         return .string(word)
     }
 }

@@ -33,7 +33,10 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
     public var acceptedIDs: [TaskID]
 
     public init(
-        _ code: Code, _ message: String, master: String? = nil, serverCode: ErrorReply.Code? = nil,
+        _ code: Code,
+        _ message: String,
+        master: String? = nil,
+        serverCode: ErrorReply.Code? = nil,
         acceptedIDs: [TaskID] = []
     ) {
         self.code = code

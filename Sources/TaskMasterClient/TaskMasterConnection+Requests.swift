@@ -45,7 +45,10 @@ extension TaskMasterConnection {
     /// task (its `reference`) was still leased to this connection.
     @discardableResult
     public func complete(
-        _ ids: [TaskID], in taskQueue: String, results: [NewItem], into resultQueue: String
+        _ ids: [TaskID],
+        in taskQueue: String,
+        results: [NewItem],
+        into resultQueue: String
     ) async throws -> CompleteOutcome {
         let message = ClientMessage.complete(taskQueue: taskQueue, ids: ids, resultQueue: resultQueue, results: results)
         guard case .completed(let outcome) = try await send(message) else {

@@ -78,9 +78,13 @@ public final class TaskMasterConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             AuthenticatedFramingHandler(
-                                role: .client, key: key, maximumFrameLength: options.maxFrameBytes,
+                                role: .client,
+                                key: key,
+                                maximumFrameLength: options.maxFrameBytes,
                                 handshakeTimeout: .nanoseconds(options.handshakeTimeout.nanosecondsValue),
-                                acceptsLegacyDigests: options.acceptsLegacyDigests))
+                                acceptsLegacyDigests: options.acceptsLegacyDigests
+                            )
+                        )
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -96,7 +100,9 @@ public final class TaskMasterConnection: Sendable {
                 defer { group.cancelAll() }
                 try await connection.hello(name: name, reply: helloReply)
                 let result = try await body(connection)
-                connection.fail(ClientError(.connectionClosed, "the connection was closed by this client", master: master))
+                connection.fail(
+                    ClientError(.connectionClosed, "the connection was closed by this client", master: master)
+                )
                 return result
             }
         }
@@ -116,7 +122,11 @@ public final class TaskMasterConnection: Sendable {
             pending.withLock { $0.masterName = masterName }
             return
         }
-        throw ClientError(.handshakeFailed, "the master closed the connection right after the handshake", master: master)
+        throw ClientError(
+            .handshakeFailed,
+            "the master closed the connection right after the handshake",
+            master: master
+        )
     }
 
     /// Reads the master's hello: its name, or the error it refused us with.
@@ -125,8 +135,11 @@ public final class TaskMasterConnection: Sendable {
             case .error(let error) = response.message
         {
             throw ClientError(
-                .serverError, "the master refused this client: \(error.message)", master: master,
-                serverCode: error.code)
+                .serverError,
+                "the master refused this client: \(error.message)",
+                master: master,
+                serverCode: error.code
+            )
         }
         do {
             return try Hello(decoding: frame).name
@@ -146,7 +159,10 @@ public final class TaskMasterConnection: Sendable {
             var frames = inbound.makeAsyncIterator()
             guard let first = try await frames.next() else {
                 throw ClientError(
-                    .handshakeFailed, "the master closed the connection right after the handshake", master: master)
+                    .handshakeFailed,
+                    "the master closed the connection right after the handshake",
+                    master: master
+                )
             }
             hello.yield(try readHello(first))
             hello.finish()
@@ -169,8 +185,11 @@ public final class TaskMasterConnection: Sendable {
                 } else if response.requestID == 0, case .error(let error) = response.message {
                     // An error for no request in particular: the master is closing this connection.
                     closing = ClientError(
-                        .serverError, "the master closed the connection: \(error.message)", master: master,
-                        serverCode: error.code)
+                        .serverError,
+                        "the master closed the connection: \(error.message)",
+                        master: master,
+                        serverCode: error.code
+                    )
                 }
             }
         } catch let error as WireError {
@@ -235,7 +254,12 @@ public final class TaskMasterConnection: Sendable {
         }
         if case .error(let error) = answer {
             throw ClientError(
-                .serverError, error.message, master: master, serverCode: error.code, acceptedIDs: error.acceptedIDs)
+                .serverError,
+                error.message,
+                master: master,
+                serverCode: error.code,
+                acceptedIDs: error.acceptedIDs
+            )
         }
         return answer
     }

@@ -17,23 +17,34 @@ public struct ConnectionSettings: Sendable {
     public enum Keys {
         public static let connect = Setting("connect", environment: "TASK_MASTER_ADDRESS", flag: "--connect")
         public static let maxFrameBytes = Setting(
-            "max_frame_bytes", environment: "TASK_MAX_FRAME_BYTES", flag: "--max-frame-bytes")
+            "max_frame_bytes",
+            environment: "TASK_MAX_FRAME_BYTES",
+            flag: "--max-frame-bytes"
+        )
         public static let handshakeTimeout = Setting(
-            "handshake_timeout", environment: "TASK_HANDSHAKE_TIMEOUT", flag: "--handshake-timeout")
+            "handshake_timeout",
+            environment: "TASK_HANDSHAKE_TIMEOUT",
+            flag: "--handshake-timeout"
+        )
         public static let all = [connect, maxFrameBytes, handshakeTimeout, AuthKeySettings.file]
     }
 
     /// Fills the settings from `reader`, layered as it defines.
     public static func load(
-        from reader: SettingsReader, environment: [String: String], warnings: inout [String]
+        from reader: SettingsReader,
+        environment: [String: String],
+        warnings: inout [String]
     ) throws(ConfigurationError) -> ConnectionSettings {
         var settings = ConnectionSettings(
-            authKey: try AuthKeySettings.load(from: reader, environment: environment, warnings: &warnings))
+            authKey: try AuthKeySettings.load(from: reader, environment: environment, warnings: &warnings)
+        )
         if let text = try reader.string(Keys.connect) {
             guard let endpoint = Endpoint(parsing: text) else {
                 throw ConfigurationError(
-                    .invalidValue, setting: Keys.connect.key,
-                    "invalid master address \"\(text)\": expected HOST:PORT, e.g. 10.0.0.5:5000")
+                    .invalidValue,
+                    setting: Keys.connect.key,
+                    "invalid master address \"\(text)\": expected HOST:PORT, e.g. 10.0.0.5:5000"
+                )
             }
             settings.endpoint = endpoint
         }

@@ -44,22 +44,43 @@ public struct MasterConfiguration: Sendable {
         public static let host = Setting("host", environment: "TASK_MASTER_HOST", flag: "--host")
         public static let port = Setting("port", environment: "TASK_MASTER_PORT", flag: "--port")
         public static let maxFrameBytes = Setting(
-            "max_frame_bytes", environment: "TASK_MASTER_MAX_FRAME_BYTES", flag: "--max-frame-bytes")
+            "max_frame_bytes",
+            environment: "TASK_MASTER_MAX_FRAME_BYTES",
+            flag: "--max-frame-bytes"
+        )
         public static let handshakeTimeout = Setting(
-            "handshake_timeout", environment: "TASK_MASTER_HANDSHAKE_TIMEOUT", flag: "--handshake-timeout")
+            "handshake_timeout",
+            environment: "TASK_MASTER_HANDSHAKE_TIMEOUT",
+            flag: "--handshake-timeout"
+        )
         public static let maxConnections = Setting(
-            "max_connections", environment: "TASK_MASTER_MAX_CONNECTIONS", flag: "--max-connections")
+            "max_connections",
+            environment: "TASK_MASTER_MAX_CONNECTIONS",
+            flag: "--max-connections"
+        )
         public static let maxItemsPerRequest = Setting(
-            "max_items_per_request", environment: "TASK_MASTER_MAX_ITEMS_PER_REQUEST", flag: nil)
+            "max_items_per_request",
+            environment: "TASK_MASTER_MAX_ITEMS_PER_REQUEST",
+            flag: nil
+        )
         public static let defaultMaxSize = Setting(
-            "default_maxsize", environment: "TASK_MASTER_DEFAULT_MAXSIZE", flag: "--default-maxsize")
+            "default_maxsize",
+            environment: "TASK_MASTER_DEFAULT_MAXSIZE",
+            flag: "--default-maxsize"
+        )
         public static let queueMaxSizes = Setting("queue_maxsize", environment: nil, flag: nil)
         public static let maxQueues = Setting("max_queues", environment: "TASK_MASTER_MAX_QUEUES", flag: nil)
         public static let acceptLegacyDigests = Setting(
-            "accept_legacy_digests", environment: "TASK_MASTER_ACCEPT_LEGACY_DIGESTS", flag: nil)
+            "accept_legacy_digests",
+            environment: "TASK_MASTER_ACCEPT_LEGACY_DIGESTS",
+            flag: nil
+        )
         public static let pythonTypeIDs = Setting("python_typeids", environment: nil, flag: nil)
         public static let allowRemoteShutdown = Setting(
-            "allow_remote_shutdown", environment: "TASK_MASTER_ALLOW_REMOTE_SHUTDOWN", flag: "--allow-remote-shutdown")
+            "allow_remote_shutdown",
+            environment: "TASK_MASTER_ALLOW_REMOTE_SHUTDOWN",
+            flag: "--allow-remote-shutdown"
+        )
         public static let logLevel = Setting("log_level", environment: "TASK_MASTER_LOG_LEVEL", flag: "--log-level")
 
         public static let all: [Setting] = [
@@ -78,10 +99,15 @@ public struct MasterConfiguration: Sendable {
         configFile: String?
     ) throws(ConfigurationError) -> (MasterConfiguration, warnings: [String]) {
         let reader = try SettingsReader(
-            flags: flags, environment: environment, filePath: configFile, knownKeys: Set(Keys.all.map(\.key)))
+            flags: flags,
+            environment: environment,
+            filePath: configFile,
+            knownKeys: Set(Keys.all.map(\.key))
+        )
         var warnings: [String] = []
         var config = MasterConfiguration(
-            authKey: try AuthKeySettings.load(from: reader, environment: environment, warnings: &warnings))
+            authKey: try AuthKeySettings.load(from: reader, environment: environment, warnings: &warnings)
+        )
         if let host = try reader.string(Keys.host) { config.host = host }
         if let port = try reader.int(Keys.port, in: 0...65535) { config.port = port }
         if let bytes = try reader.int(Keys.maxFrameBytes, in: 1024...(1 << 30)) { config.maxFrameBytes = bytes }
@@ -99,8 +125,10 @@ public struct MasterConfiguration: Sendable {
         if let level = try reader.string(Keys.logLevel) {
             guard LogLevelName.all.contains(level) else {
                 throw ConfigurationError(
-                    .invalidValue, setting: Keys.logLevel.key,
-                    "invalid log level \"\(level)\": expected one of \(LogLevelName.all.joined(separator: ", "))")
+                    .invalidValue,
+                    setting: Keys.logLevel.key,
+                    "invalid log level \"\(level)\": expected one of \(LogLevelName.all.joined(separator: ", "))"
+                )
             }
             config.logLevel = level
         }

@@ -19,7 +19,9 @@ public enum AuthKeySettings {
 
     /// Loads the authkey, appending a warning if its file is readable by others.
     public static func load(
-        from reader: SettingsReader, environment: [String: String], warnings: inout [String]
+        from reader: SettingsReader,
+        environment: [String: String],
+        warnings: inout [String]
     ) throws(ConfigurationError) -> Secret {
         let flagFile = try reader.flagString(file)
         if flagFile == nil, let key = environment[environmentVariable], !key.isEmpty {
@@ -33,16 +35,21 @@ public enum AuthKeySettings {
         }
         guard let path = configuredFile else {
             throw ConfigurationError(
-                .missing, setting: file.key,
+                .missing,
+                setting: file.key,
                 "no authkey configured: set the environment variable TASK_AUTHKEY, or pass --authkey-file FILE"
-                    + " (or authkey_file in the config file); every master and worker must use the same key")
+                    + " (or authkey_file in the config file); every master and worker must use the same key"
+            )
         }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw ConfigurationError(
-                .unreadableFile, setting: file.key, "can't read the authkey file \(path): \(error.localizedDescription)")
+                .unreadableFile,
+                setting: file.key,
+                "can't read the authkey file \(path): \(error.localizedDescription)"
+            )
         }
         var bytes = Array(data)
         // A file written by `echo` ends in a newline that is not part of the key.

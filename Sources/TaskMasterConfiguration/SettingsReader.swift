@@ -65,24 +65,36 @@ public struct SettingsReader: Sendable {
             data = try Data(contentsOf: URL(fileURLWithPath: filePath))
         } catch {
             throw ConfigurationError(
-                .unreadableFile, setting: nil, "can't read the config file \(filePath): \(error.localizedDescription)")
+                .unreadableFile,
+                setting: nil,
+                "can't read the config file \(filePath): \(error.localizedDescription)"
+            )
         }
         let parsed: FileValue
         do {
             parsed = try JSONDecoder().decode(FileValue.self, from: data)
         } catch {
             throw ConfigurationError(
-                .unreadableFile, setting: nil, "the config file \(filePath) is not valid JSON: \(error)")
+                .unreadableFile,
+                setting: nil,
+                "the config file \(filePath) is not valid JSON: \(error)"
+            )
         }
         guard case .object(let object) = parsed else {
-            throw ConfigurationError(.unreadableFile, setting: nil, "the config file \(filePath) must hold a JSON object")
+            throw ConfigurationError(
+                .unreadableFile,
+                setting: nil,
+                "the config file \(filePath) must hold a JSON object"
+            )
         }
         // Keys starting with "_" are comments, as in the example files.
         let unknown = object.keys.filter { !$0.hasPrefix("_") && !knownKeys.contains($0) }.sorted()
         guard unknown.isEmpty else {
             throw ConfigurationError(
-                .unknownKey, setting: unknown[0],
-                "unknown key \"\(unknown[0])\" in \(filePath); known keys: \(knownKeys.sorted().joined(separator: ", "))")
+                .unknownKey,
+                setting: unknown[0],
+                "unknown key \"\(unknown[0])\" in \(filePath); known keys: \(knownKeys.sorted().joined(separator: ", "))"
+            )
         }
         self.file = object
     }
@@ -101,12 +113,19 @@ public struct SettingsReader: Sendable {
         return nil
     }
 
-    private func invalid(_ setting: Setting, _ value: FileValue, _ source: SettingSource, _ expected: String)
+    private func invalid(
+        _ setting: Setting,
+        _ value: FileValue,
+        _ source: SettingSource,
+        _ expected: String
+    )
         -> ConfigurationError
     {
         ConfigurationError(
-            .invalidValue, setting: setting.key,
-            "invalid value \(value.shortDescription) for \(setting.key) (from \(source)): expected \(expected)")
+            .invalidValue,
+            setting: setting.key,
+            "invalid value \(value.shortDescription) for \(setting.key) (from \(source)): expected \(expected)"
+        )
     }
 
     /// A string setting.
@@ -165,13 +184,19 @@ public struct SettingsReader: Sendable {
 
     /// A JSON object of integers from the config file only, e.g. per-queue capacities
     /// `{"task": 1000}`.
-    public func integerTable(_ setting: Setting, in range: ClosedRange<Int>) throws(ConfigurationError) -> [String: Int] {
+    public func integerTable(_ setting: Setting, in range: ClosedRange<Int>) throws(ConfigurationError) -> [String: Int]
+    {
         guard let (value, source) = lookup(setting) else { return [:] }
         guard case .object(let object) = value else { throw invalid(setting, value, source, "a JSON object") }
         var table: [String: Int] = [:]
         for (key, entry) in object {
             guard case .integer(let int) = entry, range.contains(int) else {
-                throw invalid(setting, entry, source, "integers from \(range.lowerBound) to \(range.upperBound) for \"\(key)\"")
+                throw invalid(
+                    setting,
+                    entry,
+                    source,
+                    "integers from \(range.lowerBound) to \(range.upperBound) for \"\(key)\""
+                )
             }
             table[key] = int
         }

@@ -30,15 +30,31 @@ public struct WorkerConfiguration: Sendable {
     public enum Keys {
         public static let taskQueue = Setting("task_queue", environment: "TASK_WORKER_TASK_QUEUE", flag: "--task-queue")
         public static let resultQueue = Setting(
-            "result_queue", environment: "TASK_WORKER_RESULT_QUEUE", flag: "--result-queue")
+            "result_queue",
+            environment: "TASK_WORKER_RESULT_QUEUE",
+            flag: "--result-queue"
+        )
         public static let concurrency = Setting(
-            "concurrency", environment: "TASK_WORKER_CONCURRENCY", flag: "--concurrency")
+            "concurrency",
+            environment: "TASK_WORKER_CONCURRENCY",
+            flag: "--concurrency"
+        )
         public static let prefetch = Setting("prefetch", environment: "TASK_WORKER_PREFETCH", flag: "--prefetch")
         public static let exitWhenIdle = Setting(
-            "exit_when_idle", environment: "TASK_WORKER_EXIT_WHEN_IDLE", flag: "--exit-when-idle")
+            "exit_when_idle",
+            environment: "TASK_WORKER_EXIT_WHEN_IDLE",
+            flag: "--exit-when-idle"
+        )
         public static let pythonManager = Setting(
-            "python_manager", environment: "TASK_WORKER_PYTHON_MANAGER", flag: "--python-manager")
-        public static let maxBackoff = Setting("max_backoff", environment: "TASK_WORKER_MAX_BACKOFF", flag: "--max-backoff")
+            "python_manager",
+            environment: "TASK_WORKER_PYTHON_MANAGER",
+            flag: "--python-manager"
+        )
+        public static let maxBackoff = Setting(
+            "max_backoff",
+            environment: "TASK_WORKER_MAX_BACKOFF",
+            flag: "--max-backoff"
+        )
         public static let logLevel = Setting("log_level", environment: "TASK_WORKER_LOG_LEVEL", flag: "--log-level")
 
         public static let all: [Setting] =
@@ -55,10 +71,15 @@ public struct WorkerConfiguration: Sendable {
         configFile: String?
     ) throws(ConfigurationError) -> (WorkerConfiguration, warnings: [String]) {
         let reader = try SettingsReader(
-            flags: flags, environment: environment, filePath: configFile, knownKeys: Set(Keys.all.map(\.key)))
+            flags: flags,
+            environment: environment,
+            filePath: configFile,
+            knownKeys: Set(Keys.all.map(\.key))
+        )
         var warnings: [String] = []
         var config = WorkerConfiguration(
-            connection: try ConnectionSettings.load(from: reader, environment: environment, warnings: &warnings))
+            connection: try ConnectionSettings.load(from: reader, environment: environment, warnings: &warnings)
+        )
         if let name = try reader.string(Keys.taskQueue) { config.taskQueue = name }
         if let name = try reader.string(Keys.resultQueue) { config.resultQueue = name }
         if let count = try reader.int(Keys.concurrency, in: 1...1024) { config.concurrency = count }
@@ -73,8 +94,10 @@ public struct WorkerConfiguration: Sendable {
         if let level = try reader.string(Keys.logLevel) {
             guard LogLevelName.all.contains(level) else {
                 throw ConfigurationError(
-                    .invalidValue, setting: Keys.logLevel.key,
-                    "invalid log level \"\(level)\": expected one of \(LogLevelName.all.joined(separator: ", "))")
+                    .invalidValue,
+                    setting: Keys.logLevel.key,
+                    "invalid log level \"\(level)\": expected one of \(LogLevelName.all.joined(separator: ", "))"
+                )
             }
             config.logLevel = level
         }

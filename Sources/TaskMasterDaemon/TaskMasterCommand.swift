@@ -70,7 +70,10 @@ struct TaskMasterCommand: AsyncParsableCommand {
         let warnings: [String]
         do {
             (configuration, warnings) = try MasterConfiguration.load(
-                flags: flags, environment: ProcessInfo.processInfo.environment, configFile: config)
+                flags: flags,
+                environment: ProcessInfo.processInfo.environment,
+                configFile: config
+            )
         } catch {
             FileHandle.standardError.write(Data("task-master: \(error.message)\n".utf8))
             throw ExitCode(2)
@@ -88,11 +91,16 @@ struct TaskMasterCommand: AsyncParsableCommand {
         let server = TaskMasterServer(configuration: configuration, logger: logger) { address in
             // Scripts and tests read the port from this line (useful with --port 0).
             FileHandle.standardOutput.write(
-                Data("task-master listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)\n".utf8))
+                Data("task-master listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)\n".utf8)
+            )
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         do {
             try await group.run()
         } catch let error as ServerError {

@@ -42,9 +42,12 @@ public struct TaskMasterServer: Service {
         }
         let engine = QueueEngine(
             limits: QueueLimits(
-                defaultMaxSize: configuration.defaultMaxSize, maxSizes: configuration.queueMaxSizes,
-                maxQueues: configuration.maxQueues),
-            clock: clock)
+                defaultMaxSize: configuration.defaultMaxSize,
+                maxSizes: configuration.queueMaxSizes,
+                maxQueues: configuration.maxQueues
+            ),
+            clock: clock
+        )
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let authFailures = AuthFailureTracker()
         let configuration = self.configuration
@@ -60,9 +63,13 @@ public struct TaskMasterServer: Service {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             AuthenticatedFramingHandler(
-                                role: .server, key: key, maximumFrameLength: configuration.maxFrameBytes,
+                                role: .server,
+                                key: key,
+                                maximumFrameLength: configuration.maxFrameBytes,
                                 handshakeTimeout: .nanoseconds(configuration.handshakeTimeout.nanoseconds),
-                                acceptsLegacyDigests: configuration.acceptLegacyDigests))
+                                acceptsLegacyDigests: configuration.acceptLegacyDigests
+                            )
+                        )
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -70,21 +77,27 @@ public struct TaskMasterServer: Service {
             throw ServerError(
                 .bindFailed,
                 "can't listen on \(configuration.host):\(configuration.port): \(error)"
-                    + " (is another master running on this port? choose another with --port)")
+                    + " (is another master running on this port? choose another with --port)"
+            )
         }
 
         let shutdown = ShutdownSignal(channel: serverChannel.channel)
         let context = SessionContext(
-            engine: engine, configuration: configuration, registry: registry, startedAt: .now,
-            requestShutdown: { shutdown.trigger() })
+            engine: engine,
+            configuration: configuration,
+            registry: registry,
+            startedAt: .now,
+            requestShutdown: { shutdown.trigger() }
+        )
         if let address = serverChannel.channel.localAddress { onListening(address) }
         logger.info(
             "task-master listening",
             metadata: [
-                "address": "\(serverChannel.channel.localAddress.map { "\($0)" } ?? "?")",
+                "address": "\(serverChannel.channel.localAddress?.displayString ?? "?")",
                 "max_frame_bytes": "\(configuration.maxFrameBytes)",
                 "max_connections": "\(configuration.maxConnections)",
-            ])
+            ]
+        )
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in

@@ -20,8 +20,10 @@ struct EngineState {
         try Self.validate(name: name, limits: limits)
         guard queues.count < limits.maxQueues else {
             throw QueueError(
-                .tooManyQueues, queue: name,
-                "can't create queue '\(name)': \(limits.maxQueues) queues exist already (raise max_queues)")
+                .tooManyQueues,
+                queue: name,
+                "can't create queue '\(name)': \(limits.maxQueues) queues exist already (raise max_queues)"
+            )
         }
         queues.append(NamedQueue(name: name, maxSize: limits.maxSize(of: name)))
         queueIDs[name] = queues.count - 1
@@ -35,8 +37,10 @@ struct EngineState {
         let length = name.utf8.count
         guard length > 0, length <= limits.maxNameLength else {
             throw QueueError(
-                .invalidQueueName, queue: name,
-                "invalid queue name: it must be 1 to \(limits.maxNameLength) bytes of UTF-8, not \(length)")
+                .invalidQueueName,
+                queue: name,
+                "invalid queue name: it must be 1 to \(limits.maxNameLength) bytes of UTF-8, not \(length)"
+            )
         }
         guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
             throw QueueError(.invalidQueueName, queue: name, "invalid queue name: it holds control characters")
@@ -102,7 +106,13 @@ struct EngineState {
             if case .upTo(let duration) = wait { timer = makeTimer(duration) } else { timer = nil }
             queues[q].putters.append(
                 NamedQueue.PutWaiter(
-                    id: waiterID, remaining: rest, accepted: accepted, continuation: continuation, timer: timer))
+                    id: waiterID,
+                    remaining: rest,
+                    accepted: accepted,
+                    continuation: continuation,
+                    timer: timer
+                )
+            )
         }
         settle(q, resumptions: &resumptions)
     }
@@ -110,9 +120,11 @@ struct EngineState {
     private func fullError(_ q: Int, accepted: [TaskID]) -> QueueError {
         let queue = queues[q]
         return QueueError(
-            .queueFull, queue: queue.name,
+            .queueFull,
+            queue: queue.name,
             "queue '\(queue.name)' is full (maxsize \(queue.maxSize)); \(accepted.count) item(s) were put before giving up",
-            acceptedIDs: accepted)
+            acceptedIDs: accepted
+        )
     }
 
     // MARK: Get
@@ -170,8 +182,13 @@ struct EngineState {
             if case .upTo(let duration) = wait { timer = makeTimer(duration) } else { timer = nil }
             queues[q].getters.append(
                 NamedQueue.GetWaiter(
-                    id: waiterID, consumer: consumer, maxItems: max(1, maxItems), continuation: continuation,
-                    timer: timer))
+                    id: waiterID,
+                    consumer: consumer,
+                    maxItems: max(1, maxItems),
+                    continuation: continuation,
+                    timer: timer
+                )
+            )
         }
     }
 
@@ -211,7 +228,10 @@ struct EngineState {
     /// Ends a waiter: on timeout a getter gets nothing and a putter "queue full";
     /// on cancellation both get `CancellationError`.
     mutating func endWaiter(
-        _ waiterID: UInt64, in name: String, cancelled: Bool, resumptions: inout [Resumption]
+        _ waiterID: UInt64,
+        in name: String,
+        cancelled: Bool,
+        resumptions: inout [Resumption]
     ) {
         guard let q = queueIDs[name] else { return }
         if let index = queues[q].getters.firstIndex(where: { $0.id == waiterID }) {
@@ -219,7 +239,8 @@ struct EngineState {
             resumptions.append(
                 cancelled
                     ? .getFailed(getter.continuation, CancellationError(), timer: getter.timer)
-                    : .delivered(getter.continuation, [], timer: getter.timer))
+                    : .delivered(getter.continuation, [], timer: getter.timer)
+            )
         } else if let index = queues[q].putters.firstIndex(where: { $0.id == waiterID }) {
             let putter = queues[q].putters.remove(at: index)
             let error: any Error = cancelled ? CancellationError() : fullError(q, accepted: putter.accepted)
@@ -234,7 +255,11 @@ struct EngineState {
     /// Settles leased tasks: acknowledged (done), or given back to the front of the queue.
     /// Returns the outcome and, per id, whether it was settled.
     mutating func settleLeases(
-        _ ids: [TaskID], in name: String, consumer: ConsumerID, requeue: Bool, markDone: Bool,
+        _ ids: [TaskID],
+        in name: String,
+        consumer: ConsumerID,
+        requeue: Bool,
+        markDone: Bool,
         resumptions: inout [Resumption]
     ) -> (AckResult, settled: [Bool]) {
         guard let q = queueIDs[name] else {
@@ -271,14 +296,23 @@ struct EngineState {
     /// tasks not leased to `consumer` are dropped, so a task never gets two results. Results
     /// are appended past a full queue: a finished task's result is never refused.
     mutating func complete(
-        _ ids: [TaskID], in taskQueue: String, consumer: ConsumerID,
-        results: [NewTask], into resultQueue: String,
+        _ ids: [TaskID],
+        in taskQueue: String,
+        consumer: ConsumerID,
+        results: [NewTask],
+        into resultQueue: String,
         resumptions: inout [Resumption]
     ) throws(QueueError) -> (AckResult, [TaskID]) {
         guard !isShutDown else { throw shuttingDownError(taskQueue) }
         let target = try queueID(named: resultQueue)
         let (ack, settled) = settleLeases(
-            ids, in: taskQueue, consumer: consumer, requeue: false, markDone: true, resumptions: &resumptions)
+            ids,
+            in: taskQueue,
+            consumer: consumer,
+            requeue: false,
+            markDone: true,
+            resumptions: &resumptions
+        )
         let kept: [NewTask]
         if ack.unknown.isEmpty, results.count == ids.count, zip(results, ids).allSatisfy({ $0.reference == $1 }) {
             kept = results  // the usual case: one result per task, in order, all still ours
@@ -319,7 +353,9 @@ struct EngineState {
     }
 
     mutating func join(
-        _ name: String, continuation: CheckedContinuation<Void, any Error>, resumptions: inout [Resumption]
+        _ name: String,
+        continuation: CheckedContinuation<Void, any Error>,
+        resumptions: inout [Resumption]
     ) {
         guard !isShutDown else {
             resumptions.append(.joinFailed(continuation, shuttingDownError(name)))

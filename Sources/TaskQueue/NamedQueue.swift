@@ -55,9 +55,17 @@ struct NamedQueue {
 
     var snapshot: QueueSnapshot {
         QueueSnapshot(
-            name: name, depth: items.count, inFlight: inFlight, maxSize: maxSize,
-            waitingConsumers: getters.count, waitingProducers: putters.count,
-            totalPut: totalPut, totalDelivered: totalDelivered, totalAcked: totalAcked,
-            totalNacked: totalNacked, totalRedelivered: totalRedelivered)
+            name: name,
+            depth: items.count,
+            inFlight: inFlight,
+            maxSize: maxSize,
+            waitingConsumers: getters.count,
+            waitingProducers: putters.count,
+            totalPut: totalPut,
+            totalDelivered: totalDelivered,
+            totalAcked: totalAcked,
+            totalNacked: totalNacked,
+            totalRedelivered: totalRedelivered
+        )
     }
 }

@@ -64,8 +64,14 @@ public final class QueueEngine: Sendable {
                         resumptions.append(.putFailed(continuation, CancellationError(), timer: nil))
                     } else {
                         state.put(
-                            tasks, into: queue, wait: wait, waiterID: waiterID, continuation: continuation,
-                            makeTimer: makeTimer(waiterID: waiterID, queue: queue), resumptions: &resumptions)
+                            tasks,
+                            into: queue,
+                            wait: wait,
+                            waiterID: waiterID,
+                            continuation: continuation,
+                            makeTimer: makeTimer(waiterID: waiterID, queue: queue),
+                            resumptions: &resumptions
+                        )
                     }
                     return resumptions
                 }.run()
@@ -84,7 +90,10 @@ public final class QueueEngine: Sendable {
     /// - Throws: ``QueueError`` `.invalidQueueName`, `.tooManyQueues`, `.shuttingDown`;
     ///   `CancellationError`.
     public func get(
-        from queue: String, maxItems: Int, consumer: ConsumerID, wait: WaitLimit = .none
+        from queue: String,
+        maxItems: Int,
+        consumer: ConsumerID,
+        wait: WaitLimit = .none
     ) async throws -> [QueuedTask] {
         let waiterID = nextWaiterID()
         return try await withTaskCancellationHandler {
@@ -95,9 +104,15 @@ public final class QueueEngine: Sendable {
                         resumptions.append(.getFailed(continuation, CancellationError(), timer: nil))
                     } else {
                         state.get(
-                            from: queue, maxItems: maxItems, consumer: consumer, wait: wait, waiterID: waiterID,
-                            continuation: continuation, makeTimer: makeTimer(waiterID: waiterID, queue: queue),
-                            resumptions: &resumptions)
+                            from: queue,
+                            maxItems: maxItems,
+                            consumer: consumer,
+                            wait: wait,
+                            waiterID: waiterID,
+                            continuation: continuation,
+                            makeTimer: makeTimer(waiterID: waiterID, queue: queue),
+                            resumptions: &resumptions
+                        )
                     }
                     return resumptions
                 }.run()
@@ -113,23 +128,39 @@ public final class QueueEngine: Sendable {
     ///   Python's `get` acknowledges its delivery without marking it done.
     @discardableResult
     public func ack(_ ids: [TaskID], in queue: String, consumer: ConsumerID, markDone: Bool = true) -> AckResult {
-        runAfterUnlock(state.withLock { state in
-            var resumptions: [Resumption] = []
-            let (result, _) = state.settleLeases(
-                ids, in: queue, consumer: consumer, requeue: false, markDone: markDone, resumptions: &resumptions)
-            return (result, resumptions)
-        })
+        runAfterUnlock(
+            state.withLock { state in
+                var resumptions: [Resumption] = []
+                let (result, _) = state.settleLeases(
+                    ids,
+                    in: queue,
+                    consumer: consumer,
+                    requeue: false,
+                    markDone: markDone,
+                    resumptions: &resumptions
+                )
+                return (result, resumptions)
+            }
+        )
     }
 
     /// Gives leased tasks back: they return to the front of their queue and are delivered again.
     @discardableResult
     public func nack(_ ids: [TaskID], in queue: String, consumer: ConsumerID) -> AckResult {
-        runAfterUnlock(state.withLock { state in
-            var resumptions: [Resumption] = []
-            let (result, _) = state.settleLeases(
-                ids, in: queue, consumer: consumer, requeue: true, markDone: false, resumptions: &resumptions)
-            return (result, resumptions)
-        })
+        runAfterUnlock(
+            state.withLock { state in
+                var resumptions: [Resumption] = []
+                let (result, _) = state.settleLeases(
+                    ids,
+                    in: queue,
+                    consumer: consumer,
+                    requeue: true,
+                    markDone: false,
+                    resumptions: &resumptions
+                )
+                return (result, resumptions)
+            }
+        )
     }
 
     /// Atomically acknowledges `ids` in `taskQueue` and appends to `resultQueue` each result
@@ -137,15 +168,23 @@ public final class QueueEngine: Sendable {
     /// leased to `consumer` are dropped, so every task gets at most one result.
     /// Returns the ack outcome and the ids of the results kept.
     public func complete(
-        _ ids: [TaskID], in taskQueue: String, consumer: ConsumerID,
-        results: [NewTask], into resultQueue: String
+        _ ids: [TaskID],
+        in taskQueue: String,
+        consumer: ConsumerID,
+        results: [NewTask],
+        into resultQueue: String
     ) throws(QueueError) -> (AckResult, [TaskID]) {
         let (outcome, resumptions): ((AckResult, [TaskID]), [Resumption]) = try state.withLock {
             (state) throws(QueueError) in
             var resumptions: [Resumption] = []
             let outcome = try state.complete(
-                ids, in: taskQueue, consumer: consumer, results: results, into: resultQueue,
-                resumptions: &resumptions)
+                ids,
+                in: taskQueue,
+                consumer: consumer,
+                results: results,
+                into: resultQueue,
+                resumptions: &resumptions
+            )
             return (outcome, resumptions)
         }
         resumptions.run()
@@ -156,11 +195,13 @@ public final class QueueEngine: Sendable {
     /// consumer's connection ends. Returns how many tasks went back.
     @discardableResult
     public func release(consumer: ConsumerID) -> Int {
-        runAfterUnlock(state.withLock { state in
-            var resumptions: [Resumption] = []
-            let count = state.release(consumer, resumptions: &resumptions)
-            return (count, resumptions)
-        })
+        runAfterUnlock(
+            state.withLock { state in
+                var resumptions: [Resumption] = []
+                let count = state.release(consumer, resumptions: &resumptions)
+                return (count, resumptions)
+            }
+        )
     }
 
     // MARK: Python's task_done and join

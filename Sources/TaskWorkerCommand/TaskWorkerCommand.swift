@@ -88,7 +88,10 @@ struct TaskWorkerCommand: AsyncParsableCommand {
         let warnings: [String]
         do {
             (configuration, warnings) = try WorkerConfiguration.load(
-                flags: flags, environment: ProcessInfo.processInfo.environment, configFile: config)
+                flags: flags,
+                environment: ProcessInfo.processInfo.environment,
+                configFile: config
+            )
         } catch {
             FileHandle.standardError.write(Data("task-worker: \(error.message)\n".utf8))
             throw ExitCode(2)
@@ -105,7 +108,12 @@ struct TaskWorkerCommand: AsyncParsableCommand {
 
         let worker = SquaringWorker(configuration: configuration, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         do {
             try await group.run()
         } catch let error as ClientError where error.code == .authenticationFailed {

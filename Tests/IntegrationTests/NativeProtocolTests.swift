@@ -10,7 +10,11 @@ import Testing
     @Test func putGetAckRoundTripThroughTheDaemon() async throws {
         let master = try await MasterProcess.start()
         defer { Task { await master.stop() } }
-        try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: Array(master.authKey.utf8)) { client in
+        try await TaskMasterConnection.withConnection(
+            to: "127.0.0.1",
+            port: master.port,
+            authKey: Array(master.authKey.utf8)
+        ) { client in
             let ids = try await client.put([NewItem(payload: [1]), NewItem(payload: [2, 2])], into: "jobs")
             #expect(ids.count == 2 && ids[1] > ids[0])
             let got = try await client.get(from: "jobs", maxItems: 10, wait: .milliseconds(1000))
@@ -31,7 +35,11 @@ import Testing
         let master = try await MasterProcess.start()
         defer { Task { await master.stop() } }
         do {
-            try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: Array("wrong".utf8)) { _ in }
+            try await TaskMasterConnection.withConnection(
+                to: "127.0.0.1",
+                port: master.port,
+                authKey: Array("wrong".utf8)
+            ) { _ in }
             Issue.record("a wrong key must not connect")
         } catch let error as ClientError {
             #expect(error.code == .authenticationFailed)
@@ -60,7 +68,11 @@ import Testing
         #expect(try huge.readToEnd().isEmpty)
 
         // After authenticating, a frame over the configured limit gets an error and a close.
-        try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: Array(master.authKey.utf8)) { client in
+        try await TaskMasterConnection.withConnection(
+            to: "127.0.0.1",
+            port: master.port,
+            authKey: Array(master.authKey.utf8)
+        ) { client in
             do {
                 _ = try await client.put([NewItem(payload: Array(repeating: 1, count: 10_000))], into: "q")
                 Issue.record("an oversized frame must be refused")
@@ -69,7 +81,11 @@ import Testing
             }
         }
         // Everyone else is still served.
-        try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: Array(master.authKey.utf8)) { client in
+        try await TaskMasterConnection.withConnection(
+            to: "127.0.0.1",
+            port: master.port,
+            authKey: Array(master.authKey.utf8)
+        ) { client in
             _ = try await client.ping()
             #expect(try await client.put([NewItem(payload: [7])], into: "q").count == 1)
         }
@@ -91,7 +107,8 @@ import Testing
         let master = try await MasterProcess.start()
         defer { Task { await master.stop() } }
         let key = Array(master.authKey.utf8)
-        let ids = try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: key) { client in
+        let ids = try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: key) {
+            client in
             let ids = try await client.put((1...5).map { NewItem(payload: [UInt8($0)]) }, into: "task")
             let got = try await client.get(from: "task", maxItems: 3)
             #expect(got.count == 3)

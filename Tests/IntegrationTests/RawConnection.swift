@@ -32,7 +32,9 @@ final class RawConnection {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw TestFailure("send failed") }
             offset += sent
         }
@@ -80,7 +82,10 @@ final class RawConnection {
     /// Runs the client side of the handshake.
     func authenticate(key: [UInt8]) throws {
         var machine = HandshakeStateMachine(
-            role: .client, key: AuthKey(bytes: key)!, nonce: HandshakeStateMachine.randomNonce())
+            role: .client,
+            key: AuthKey(bytes: key)!,
+            nonce: HandshakeStateMachine.randomNonce()
+        )
         _ = machine.start()
         while true {
             switch machine.frameReceived(try readFrame()) {

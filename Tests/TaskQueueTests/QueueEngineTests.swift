@@ -179,7 +179,13 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
         // Task 2 is given back, then completed by its former holder: its result is dropped.
         engine.nack([ids[1]], in: "task", consumer: 1)
         let results = got.map { NewTask(payload: [$0.payload[0] * $0.payload[0]], reference: $0.id) }
-        let (ack, resultIDs) = try engine.complete(got.map(\.id), in: "task", consumer: 1, results: results, into: "result")
+        let (ack, resultIDs) = try engine.complete(
+            got.map(\.id),
+            in: "task",
+            consumer: 1,
+            results: results,
+            into: "result"
+        )
         #expect(ack == AckResult(count: 1, unknown: [ids[1]]))
         #expect(resultIDs.count == 1)
         let result = try await engine.get(from: "result", maxItems: 5, consumer: 9)
@@ -194,7 +200,13 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
         _ = try await engine.put(items([0]), into: "result")
         let got = try await engine.get(from: "task", maxItems: 2, consumer: 1)
         let results = got.map { NewTask(payload: $0.payload, reference: $0.id) }
-        let (_, resultIDs) = try engine.complete(got.map(\.id), in: "task", consumer: 1, results: results, into: "result")
+        let (_, resultIDs) = try engine.complete(
+            got.map(\.id),
+            in: "task",
+            consumer: 1,
+            results: results,
+            into: "result"
+        )
         #expect(resultIDs.count == 2)
         #expect(engine.snapshot().first { $0.name == "result" }?.depth == 3)
     }
@@ -272,7 +284,12 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
                 group.addTask {
                     var seen: [UInt32] = []
                     while true {
-                        let got = try await engine.get(from: "q", maxItems: 7, consumer: ConsumerID(c), wait: .upTo(.milliseconds(300)))
+                        let got = try await engine.get(
+                            from: "q",
+                            maxItems: 7,
+                            consumer: ConsumerID(c),
+                            wait: .upTo(.milliseconds(300))
+                        )
                         if got.isEmpty { return seen }
                         // Give every third batch back once, to exercise requeueing under load.
                         if got[0].attempt == 1, got[0].id % 3 == 0 {

@@ -51,7 +51,10 @@ import Testing
     @Test func refusesATwoGigabyteAnnouncementWithoutAllocating() {
         let decoder = FrameDecoder(maximumFrameLength: 16 << 20)
         var buffer = ByteBuffer(bytes: [0x7F, 0xFF, 0xFF, 0xFF])
-        #expect(performing: { try decoder.decodeFrame(from: &buffer) }, throws: { ($0 as? WireError)?.code == .frameTooLarge })
+        #expect(
+            performing: { try decoder.decodeFrame(from: &buffer) },
+            throws: { ($0 as? WireError)?.code == .frameTooLarge }
+        )
     }
 
     @Test func readsPythonsLongForm() throws {
@@ -63,7 +66,10 @@ import Testing
     @Test func refusesAnOversizedLongForm() {
         let decoder = FrameDecoder(maximumFrameLength: 1 << 20)
         var buffer = ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0])
-        #expect(performing: { try decoder.decodeFrame(from: &buffer) }, throws: { ($0 as? WireError)?.code == .frameTooLarge })
+        #expect(
+            performing: { try decoder.decodeFrame(from: &buffer) },
+            throws: { ($0 as? WireError)?.code == .frameTooLarge }
+        )
     }
 
     @Test func waitsForTheRestOfALongHeader() throws {
@@ -78,7 +84,10 @@ import Testing
         let decoder = FrameDecoder(maximumFrameLength: 100)
         var buffer = ByteBuffer()
         buffer.writeInteger(length)
-        #expect(performing: { try decoder.decodeFrame(from: &buffer) }, throws: { ($0 as? WireError)?.code == .invalidFrameLength })
+        #expect(
+            performing: { try decoder.decodeFrame(from: &buffer) },
+            throws: { ($0 as? WireError)?.code == .invalidFrameLength }
+        )
     }
 
     @Test func encoderWritesWhatTheDecoderReads() throws {

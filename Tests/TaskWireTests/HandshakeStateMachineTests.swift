@@ -10,7 +10,10 @@ import Testing
 
     /// Runs two machines against each other until neither has anything to send.
     /// Returns the final action of each side.
-    private func converse(server: inout HandshakeStateMachine, client: inout HandshakeStateMachine)
+    private func converse(
+        server: inout HandshakeStateMachine,
+        client: inout HandshakeStateMachine
+    )
         -> (server: HandshakeStateMachine.Action, client: HandshakeStateMachine.Action)
     {
         _ = client.start()
@@ -88,7 +91,8 @@ import Testing
     @Test func theServerRefusesATruncatedAnswer() {
         var server = HandshakeStateMachine(role: .server, key: key, nonce: serverNonce)
         _ = server.start()
-        let full = Array("{sha256}".utf8) + ChallengeDigest.sha256.mac(of: Array("{sha256}".utf8) + serverNonce, key: key)
+        let full =
+            Array("{sha256}".utf8) + ChallengeDigest.sha256.mac(of: Array("{sha256}".utf8) + serverNonce, key: key)
         guard case .sendAndFail(_, let error) = server.frameReceived(Array(full.dropLast(3))) else {
             Issue.record("a truncated answer must be refused")
             return
@@ -121,7 +125,9 @@ import Testing
     }
 
     @Test func theClientRefusesAChallengeThatIsTooShortOrNamesAnUnknownDigest() {
-        for message in [Array(repeating: UInt8(1), count: 19), Array("{sha512}".utf8) + serverNonce, Array(repeating: 7, count: 32)] {
+        for message in [
+            Array(repeating: UInt8(1), count: 19), Array("{sha512}".utf8) + serverNonce, Array(repeating: 7, count: 32),
+        ] {
             var client = HandshakeStateMachine(role: .client, key: key, nonce: clientNonce)
             _ = client.start()
             guard case .fail(let error) = client.frameReceived(ChallengeResponse.challengeTag + message) else {

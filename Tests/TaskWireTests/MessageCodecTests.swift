@@ -5,11 +5,26 @@ import Testing
 
 @Suite struct MessageCodecTests {
     static let requests: [Request] = [
-        Request(id: 1, .put(queue: "task", items: [NewItem(payload: [0x80, 0x04, 0x4B, 0x07, 0x2E]), NewItem(payload: [], reference: 9)], wait: .forever)),
+        Request(
+            id: 1,
+            .put(
+                queue: "task",
+                items: [NewItem(payload: [0x80, 0x04, 0x4B, 0x07, 0x2E]), NewItem(payload: [], reference: 9)],
+                wait: .forever
+            )
+        ),
         Request(id: 2, .get(queue: "task", maxItems: 500, wait: .milliseconds(1000))),
         Request(id: 3, .ack(queue: "result", ids: [1, 2, UInt64.max])),
         Request(id: 4, .nack(queue: "result", ids: [])),
-        Request(id: 5, .complete(taskQueue: "task", ids: [7], resultQueue: "result", results: [NewItem(payload: [1, 2], reference: 7)])),
+        Request(
+            id: 5,
+            .complete(
+                taskQueue: "task",
+                ids: [7],
+                resultQueue: "result",
+                results: [NewItem(payload: [1, 2], reference: 7)]
+            )
+        ),
         Request(id: 6, .stats),
         Request(id: UInt32.max, .ping),
         Request(id: 8, .put(queue: "ünïcødé", items: [], wait: .none)),
@@ -24,9 +39,25 @@ import Testing
             requestID: 5,
             .statistics(
                 ServerStatistics(
-                    queues: [QueueStatistics(name: "task", depth: 3, inFlight: 2, maxSize: 10, waitingConsumers: 1, totalPut: 9, totalDelivered: 6, totalAcked: 4, totalNacked: 1, totalRedelivered: 1)],
+                    queues: [
+                        QueueStatistics(
+                            name: "task",
+                            depth: 3,
+                            inFlight: 2,
+                            maxSize: 10,
+                            waitingConsumers: 1,
+                            totalPut: 9,
+                            totalDelivered: 6,
+                            totalAcked: 4,
+                            totalNacked: 1,
+                            totalRedelivered: 1
+                        )
+                    ],
                     clients: [ClientStatistics(kind: .python, address: "127.0.0.1:5555", name: "", leased: 0)],
-                    uptimeSeconds: 77))),
+                    uptimeSeconds: 77
+                )
+            )
+        ),
         Response(requestID: 6, .pong),
         Response(requestID: 0, .error(ErrorReply(code: .queueFull, message: "queue 'task' is full", acceptedIDs: [1]))),
         Response(requestID: 0, .error(ErrorReply(code: ErrorReply.Code(rawValue: 999), message: "from the future"))),
@@ -83,18 +114,27 @@ import Testing
         var buffer = ByteBuffer()
         Request(id: 1, .ping).encode(into: &buffer)
         buffer.writeInteger(UInt8(0))
-        #expect(performing: { try Request(decoding: buffer) }, throws: { ($0 as? WireError)?.code == .malformedMessage })
+        #expect(
+            performing: { try Request(decoding: buffer) },
+            throws: { ($0 as? WireError)?.code == .malformedMessage }
+        )
     }
 
     @Test func aWrongVersionIsReportedAsSuch() {
         let frame = ByteBuffer(bytes: [2, 0x07, 0, 0, 0, 1])
-        #expect(performing: { try Request(decoding: frame) }, throws: { ($0 as? WireError)?.code == .unsupportedVersion })
+        #expect(
+            performing: { try Request(decoding: frame) },
+            throws: { ($0 as? WireError)?.code == .unsupportedVersion }
+        )
         #expect(Request.peekID(frame) == 1)
     }
 
     @Test func anUnknownTypeIsReportedAsSuch() {
         let frame = ByteBuffer(bytes: [1, 0x42, 0, 0, 0, 1])
-        #expect(performing: { try Request(decoding: frame) }, throws: { ($0 as? WireError)?.code == .unknownMessageType })
+        #expect(
+            performing: { try Request(decoding: frame) },
+            throws: { ($0 as? WireError)?.code == .unknownMessageType }
+        )
     }
 
     @Test func aHugeItemCountIsRefusedWithoutReserving() {
@@ -103,13 +143,19 @@ import Testing
         buffer.writeWireString("task")
         buffer.writeInteger(UInt32(0))
         buffer.writeInteger(UInt32.max)  // 4 billion items announced, none present
-        #expect(performing: { try Request(decoding: buffer) }, throws: { ($0 as? WireError)?.code == .malformedMessage })
+        #expect(
+            performing: { try Request(decoding: buffer) },
+            throws: { ($0 as? WireError)?.code == .malformedMessage }
+        )
     }
 
     @Test func invalidUTF8InAQueueNameIsRefused() {
         var buffer = ByteBuffer()
         buffer.writeBytes([1, 0x03, 0, 0, 0, 1, 0, 2, 0xC3, 0x28, 0, 0, 0, 0])
-        #expect(performing: { try Request(decoding: buffer) }, throws: { ($0 as? WireError)?.code == .malformedMessage })
+        #expect(
+            performing: { try Request(decoding: buffer) },
+            throws: { ($0 as? WireError)?.code == .malformedMessage }
+        )
     }
 
     @Test func randomBytesNeverTrap() {

@@ -45,12 +45,15 @@ import Testing
         let answer = session.frames[1].bytes
         #expect(
             ChallengeResponse.verify(answer: answer, to: challenge, key: key, acceptsLegacyDigests: true)
-                == !session.isBadKey)
+                == !session.isBadKey
+        )
         #expect(session.frames[2].bytes == (session.isBadKey ? ChallengeResponse.failure : ChallengeResponse.welcome))
         guard !session.isBadKey else { return }
         let clientChallenge = Array(session.frames[3].bytes.dropFirst(ChallengeResponse.challengeTag.count))
         let serverAnswer = session.frames[4].bytes
-        #expect(ChallengeResponse.verify(answer: serverAnswer, to: clientChallenge, key: key, acceptsLegacyDigests: true))
+        #expect(
+            ChallengeResponse.verify(answer: serverAnswer, to: clientChallenge, key: key, acceptsLegacyDigests: true)
+        )
     }
 
     @Test(arguments: sessions.filter { !$0.isBadKey })

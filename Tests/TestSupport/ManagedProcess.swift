@@ -21,15 +21,22 @@ public final class ManagedProcess: Sendable {
     /// A short name for messages.
     public let name: String
 
-    /// Starts `executable` with `arguments`; `environment` is added to this process's own.
+    /// Starts `executable` with `arguments`; `environment` is added to this process's own,
+    /// without the variables named in `unset`.
     public init(
-        _ executable: URL, _ arguments: [String] = [], environment: [String: String] = [:],
-        name: String? = nil, stdin: Data? = nil
+        _ executable: URL,
+        _ arguments: [String] = [],
+        environment: [String: String] = [:],
+        unset: [String] = [],
+        name: String? = nil,
+        stdin: Data? = nil
     ) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        for name in unset { merged[name] = nil }
+        process.environment = merged
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -73,12 +80,16 @@ public final class ManagedProcess: Sendable {
 
     /// Everything printed so far, for failure messages.
     public var transcript: String {
-        box.state.withLock { "--- \(name) stdout:\n" + $0.stdout.joined(separator: "\n") + "\n--- \(name) stderr:\n" + $0.stderr.joined(separator: "\n") }
+        box.state.withLock {
+            "--- \(name) stdout:\n" + $0.stdout.joined(separator: "\n") + "\n--- \(name) stderr:\n"
+                + $0.stderr.joined(separator: "\n")
+        }
     }
 
     /// Waits until a stdout line satisfies `predicate`; returns it, or nil after `limit`.
     public func waitForLine(
-        within limit: Duration = .seconds(30), stream: KeyPath<ManagedProcess, [String]> = \.stdoutLines,
+        within limit: Duration = .seconds(30),
+        stream: KeyPath<ManagedProcess, [String]> = \.stdoutLines,
         where predicate: (String) -> Bool
     ) async -> String? {
         let deadline = ContinuousClock.now.advanced(by: limit)

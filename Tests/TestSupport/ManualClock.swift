@@ -75,7 +75,7 @@ public final class ManualClock: Clock, Sendable {
     /// Waits (in real time, bounded) until at least `count` sleeps are pending.
     /// Returns whether they were.
     @discardableResult
-    public func waitForSleepers(_ count: Int, within limit: Duration = .seconds(5)) async -> Bool {
+    public func waitForSleepers(_ count: Int, within limit: Duration = .seconds(60)) async -> Bool {
         let deadline = ContinuousClock.now.advanced(by: limit)
         while sleeperCount < count {
             guard ContinuousClock.now < deadline else { return false }

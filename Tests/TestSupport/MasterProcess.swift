@@ -15,9 +15,16 @@ public struct MasterProcess: Sendable {
         var env = environment
         env["TASK_AUTHKEY"] = authKey
         let process = try ManagedProcess(
-            Binaries.master, ["--host", "127.0.0.1", "--port", "0"] + arguments, environment: env,
-            name: "task-master")
-        guard let line = await process.waitForLine(within: .seconds(30), where: { $0.hasPrefix("task-master listening on") }),
+            Binaries.master,
+            ["--host", "127.0.0.1", "--port", "0"] + arguments,
+            environment: env,
+            name: "task-master"
+        )
+        guard
+            let line = await process.waitForLine(
+                within: .seconds(30),
+                where: { $0.hasPrefix("task-master listening on") }
+            ),
             let port = line.split(separator: ":").last.flatMap({ Int($0) })
         else {
             process.kill9()
@@ -40,13 +47,18 @@ public struct MasterProcess: Sendable {
     }
 
     /// Runs `task-ctl` to completion (bounded) and returns its exit status and output.
-    public func ctl(_ arguments: [String], within limit: Duration = .seconds(120)) async throws -> (
+    public func ctl(
+        _ arguments: [String],
+        within limit: Duration = .seconds(120)
+    ) async throws -> (
         status: Int32, stdout: [String], stderr: [String]
     ) {
         let process = try ManagedProcess(Binaries.ctl, arguments, environment: clientEnvironment, name: "task-ctl")
         guard let status = await process.waitForExit(within: limit) else {
             process.kill9()
-            throw TestFailure("task-ctl \(arguments.joined(separator: " ")) did not finish within \(limit):\n\(process.transcript)")
+            throw TestFailure(
+                "task-ctl \(arguments.joined(separator: " ")) did not finish within \(limit):\n\(process.transcript)"
+            )
         }
         return (status, process.stdoutLines, process.stderrLines)
     }

@@ -49,7 +49,11 @@ final class AuthFailureTracker: Sendable {
             record.count += 1
             let due = record.lastLogged.map { now - $0 >= interval } ?? true
             let verdict = Verdict(
-                fromAddress: record.count, total: state.total, shouldLog: due, suppressed: due ? record.suppressed : 0)
+                fromAddress: record.count,
+                total: state.total,
+                shouldLog: due,
+                suppressed: due ? record.suppressed : 0
+            )
             if due {
                 record.lastLogged = now
                 record.suppressed = 0

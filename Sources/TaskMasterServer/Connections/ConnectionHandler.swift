@@ -11,11 +11,12 @@ struct ConnectionHandler {
 
     func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         let remote = connection.channel.remoteAddress
-        let peer = remote.map { "\($0)" } ?? "unknown"
+        let peer = remote?.displayString ?? "unknown"
         guard let id = context.registry.register(channel: connection.channel, address: peer) else {
             logger.warning(
                 "refusing connection: max_connections reached",
-                metadata: ["peer": "\(peer)", "max_connections": "\(context.configuration.maxConnections)"])
+                metadata: ["peer": "\(peer)", "max_connections": "\(context.configuration.maxConnections)"]
+            )
             try? await connection.channel.close()
             return
         }
@@ -47,7 +48,10 @@ struct ConnectionHandler {
 
         let returned = context.engine.release(consumer: id)
         if returned > 0 {
-            logger.info("connection closed; its leased tasks went back to their queues", metadata: ["tasks": "\(returned)"])
+            logger.info(
+                "connection closed; its leased tasks went back to their queues",
+                metadata: ["tasks": "\(returned)"]
+            )
         } else {
             logger.debug("connection closed")
         }
@@ -64,7 +68,8 @@ struct ConnectionHandler {
                     "failures_from_address": "\(verdict.fromAddress)",
                     "failures_total": "\(verdict.total)",
                     "not_logged_since_last": "\(verdict.suppressed)",
-                ])
+                ]
+            )
         case .handshakeTimeout:
             logger.notice("handshake timed out; connection closed")
         case .connectionClosed:

@@ -22,7 +22,10 @@ struct NativeSession {
             return
         }
         guard hello.version >= 1 else {
-            await refuse(code: .unsupportedVersion, "protocol version \(hello.version) is not supported; this master speaks 1")
+            await refuse(
+                code: .unsupportedVersion,
+                "protocol version \(hello.version) is not supported; this master speaks 1"
+            )
             return
         }
         context.registry.identify(channel.id, kind: .native, name: hello.name)
@@ -85,7 +88,8 @@ struct NativeSession {
             }
             let tasks = items.map { NewTask(payload: $0.payload, reference: $0.reference) }
             await send(
-                await answer(requestID) { .putAccepted(try await engine.put(tasks, into: queue, wait: wait.limit)) })
+                await answer(requestID) { .putAccepted(try await engine.put(tasks, into: queue, wait: wait.limit)) }
+            )
 
         case .get(let queue, let maxItems, let wait):
             let count = Int(min(maxItems, UInt32(limits.maxItemsPerRequest)))
@@ -99,12 +103,17 @@ struct NativeSession {
                         return nil
                     }
                     return .deliveries(tasks.map(Delivery.init))
-                })
+                }
+            )
             if waitingGet {
                 return {
                     await Self.answer(requestID) {
                         let tasks = try await engine.get(
-                            from: queue, maxItems: count, consumer: consumer, wait: wait.limit)
+                            from: queue,
+                            maxItems: count,
+                            consumer: consumer,
+                            wait: wait.limit
+                        )
                         return .deliveries(tasks.map(Delivery.init))
                     }
                 }
@@ -132,9 +141,15 @@ struct NativeSession {
             await send(
                 await answer(requestID) {
                     let (ack, resultIDs) = try engine.complete(
-                        ids, in: taskQueue, consumer: consumer, results: tasks, into: resultQueue)
+                        ids,
+                        in: taskQueue,
+                        consumer: consumer,
+                        results: tasks,
+                        into: resultQueue
+                    )
                     return .completed(CompleteOutcome(ack: AckOutcome(ack), resultIDs: resultIDs))
-                })
+                }
+            )
 
         case .stats:
             await send(Response(requestID: requestID, .statistics(statistics())))
@@ -149,8 +164,11 @@ struct NativeSession {
         let queues = context.engine.snapshot().map(QueueStatistics.init)
         let clients = context.registry.clients().map { entry in
             ClientStatistics(
-                kind: entry.kind ?? .native, address: entry.address, name: entry.name,
-                leased: UInt64(context.engine.leaseCount(consumer: entry.id)))
+                kind: entry.kind ?? .native,
+                address: entry.address,
+                name: entry.name,
+                leased: UInt64(context.engine.leaseCount(consumer: entry.id))
+            )
         }
         let uptime = ContinuousClock.now - context.startedAt
         return ServerStatistics(queues: queues, clients: clients, uptimeSeconds: UInt64(uptime.components.seconds))

@@ -41,8 +41,11 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
         acceptsLegacyDigests: Bool = true
     ) {
         self.handshake = HandshakeStateMachine(
-            role: role, key: key, nonce: HandshakeStateMachine.randomNonce(),
-            acceptsLegacyDigests: acceptsLegacyDigests)
+            role: role,
+            key: key,
+            nonce: HandshakeStateMachine.randomNonce(),
+            acceptsLegacyDigests: acceptsLegacyDigests
+        )
         self.sessionFrameLimit = maximumFrameLength
         self.handshakeTimeout = handshakeTimeout
     }

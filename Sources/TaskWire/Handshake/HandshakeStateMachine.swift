@@ -99,8 +99,13 @@ public struct HandshakeStateMachine: Sendable {
     public mutating func frameReceived(_ frame: [UInt8]) -> Action {
         switch (role, state) {
         case (.server, .awaitingAnswer(let challenge)):
-            guard ChallengeResponse.verify(
-                answer: frame, to: challenge, key: key, acceptsLegacyDigests: acceptsLegacyDigests)
+            guard
+                ChallengeResponse.verify(
+                    answer: frame,
+                    to: challenge,
+                    key: key,
+                    acceptsLegacyDigests: acceptsLegacyDigests
+                )
             else {
                 state = .failed
                 return .sendAndFail(
@@ -121,7 +126,10 @@ public struct HandshakeStateMachine: Sendable {
             let message = Array(frame.dropFirst(ChallengeResponse.challengeTag.count))
             do {
                 let answer = try ChallengeResponse.answer(
-                    to: message, key: key, acceptsLegacyDigests: acceptsLegacyDigests)
+                    to: message,
+                    key: key,
+                    acceptsLegacyDigests: acceptsLegacyDigests
+                )
                 state = .awaitingVerdict
                 return .send(answer)
             } catch {
@@ -137,7 +145,8 @@ public struct HandshakeStateMachine: Sendable {
             if frame == ChallengeResponse.failure {
                 return fail(
                     .peerAuthenticationFailed,
-                    "authentication failed: the client rejected this master's answer (authkey mismatch)")
+                    "authentication failed: the client rejected this master's answer (authkey mismatch)"
+                )
             }
             return fail(.handshakeViolation, "expected #WELCOME# or #FAILURE# from the client")
 
@@ -149,13 +158,20 @@ public struct HandshakeStateMachine: Sendable {
             }
             if frame == ChallengeResponse.failure {
                 return fail(
-                    .peerAuthenticationFailed, "authentication failed: the authkey does not match the master's")
+                    .peerAuthenticationFailed,
+                    "authentication failed: the authkey does not match the master's"
+                )
             }
             return fail(.handshakeViolation, "expected #WELCOME# or #FAILURE# from the master")
 
         case (.client, .awaitingAnswer(let challenge)):
-            guard ChallengeResponse.verify(
-                answer: frame, to: challenge, key: key, acceptsLegacyDigests: acceptsLegacyDigests)
+            guard
+                ChallengeResponse.verify(
+                    answer: frame,
+                    to: challenge,
+                    key: key,
+                    acceptsLegacyDigests: acceptsLegacyDigests
+                )
             else {
                 state = .failed
                 return .sendAndFail(
@@ -195,7 +211,8 @@ public struct HandshakeStateMachine: Sendable {
         case (.client, .awaitingVerdict), (.client, .awaitingChallenge):
             return fail(
                 .connectionClosed,
-                "the master closed the connection during the handshake (is this a TaskMaster or Python manager port?)")
+                "the master closed the connection during the handshake (is this a TaskMaster or Python manager port?)"
+            )
         default:
             return fail(.connectionClosed, "the peer closed the connection during the handshake")
         }

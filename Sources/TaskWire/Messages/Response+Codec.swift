@@ -135,9 +135,18 @@ extension ServerStatistics {
             for _ in 0..<9 { counters.append(try buffer.readWire(UInt64.self, "queue counter")) }
             queues.append(
                 QueueStatistics(
-                    name: name, depth: counters[0], inFlight: counters[1], maxSize: counters[2],
-                    waitingConsumers: counters[3], totalPut: counters[4], totalDelivered: counters[5],
-                    totalAcked: counters[6], totalNacked: counters[7], totalRedelivered: counters[8]))
+                    name: name,
+                    depth: counters[0],
+                    inFlight: counters[1],
+                    maxSize: counters[2],
+                    waitingConsumers: counters[3],
+                    totalPut: counters[4],
+                    totalDelivered: counters[5],
+                    totalAcked: counters[6],
+                    totalNacked: counters[7],
+                    totalRedelivered: counters[8]
+                )
+            )
         }
         let clientCount = try buffer.readWireCount("clients", minimumSize: 1 + 2 + 2 + 8)
         var clients: [ClientStatistics] = []

@@ -90,9 +90,16 @@ public struct QueueStatistics: Hashable, Sendable {
     public var totalRedelivered: UInt64
 
     public init(
-        name: String, depth: UInt64 = 0, inFlight: UInt64 = 0, maxSize: UInt64 = 0,
-        waitingConsumers: UInt64 = 0, totalPut: UInt64 = 0, totalDelivered: UInt64 = 0,
-        totalAcked: UInt64 = 0, totalNacked: UInt64 = 0, totalRedelivered: UInt64 = 0
+        name: String,
+        depth: UInt64 = 0,
+        inFlight: UInt64 = 0,
+        maxSize: UInt64 = 0,
+        waitingConsumers: UInt64 = 0,
+        totalPut: UInt64 = 0,
+        totalDelivered: UInt64 = 0,
+        totalAcked: UInt64 = 0,
+        totalNacked: UInt64 = 0,
+        totalRedelivered: UInt64 = 0
     ) {
         self.name = name
         self.depth = depth
