@@ -80,6 +80,8 @@ let package = Package(
             dependencies: [
                 "TaskMasterServer", "TaskMasterConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -89,6 +91,8 @@ let package = Package(
             dependencies: [
                 "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -98,6 +102,8 @@ let package = Package(
             dependencies: [
                 "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "Pickle", "TaskWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),

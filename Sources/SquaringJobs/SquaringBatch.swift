@@ -85,7 +85,9 @@ public struct SquaringBatch: Sendable {
                 try await stopOnCancellation { try await produce(on: master, ledger: ledger, events: events) }
                 return false
             }
-            for _ in 0..<2 {
+            // Two consumers keep a large batch's results flowing; a small one needs only one,
+            // and then no get is left waiting on the master when the batch ends.
+            for _ in 0..<(numbers.count >= 1000 ? 2 : 1) {
                 group.addTask {
                     try await stopOnCancellation {
                         try await consume(

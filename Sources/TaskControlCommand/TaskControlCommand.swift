@@ -1,4 +1,6 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 
 @main
 struct TaskControlCommand: AsyncParsableCommand {
@@ -17,6 +19,13 @@ struct TaskControlCommand: AsyncParsableCommand {
               task-ctl stats --json
               task-ctl ping
             """,
-        subcommands: [Batch.self, Put.self, Get.self, Stats.self, Ping.self]
+        subcommands: [Batch.self, Put.self, Get.self, Stats.self, Ping.self, Latency.self]
     )
+
+    static func main() async {
+        // Run Swift concurrency on NIO's event loops: no thread hop between socket I/O and
+        // the tasks that serve it.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 }

@@ -33,8 +33,9 @@ public final class TaskMasterConnection: Sendable {
         var waiters: [RequestID: CheckedContinuation<ServerMessage, any Error>] = [:]
         /// Answers that arrived before their request started waiting.
         var early: [RequestID: ServerMessage] = [:]
-        /// Requests whose caller was cancelled: their answers are dropped.
-        var abandoned: Set<RequestID> = []
+        /// Requests whose caller was cancelled: their answers are dropped, except that tasks a
+        /// cancelled get was handed are given back (nacked) to the queue named here.
+        var abandoned: [RequestID: String?] = [:]
         var closedError: ClientError?
         var masterName = ""
     }
@@ -174,14 +175,23 @@ public final class TaskMasterConnection: Sendable {
                     closing = ClientError(.protocolViolation, "unreadable response: \(error)", master: master)
                     break
                 }
-                let waiter: CheckedContinuation<ServerMessage, any Error>?? = pending.withLock { state in
-                    if let waiter = state.waiters.removeValue(forKey: response.requestID) { return waiter }
-                    if state.abandoned.remove(response.requestID) != nil { return .some(nil) }
-                    if response.requestID != 0 { state.early[response.requestID] = response.message }
-                    return nil
+                enum Route {
+                    case waiter(CheckedContinuation<ServerMessage, any Error>)
+                    case abandoned(queue: String?)
+                    case kept
                 }
-                if let waiter {
-                    waiter?.resume(returning: response.message)
+                let route: Route = pending.withLock { state in
+                    if let waiter = state.waiters.removeValue(forKey: response.requestID) { return .waiter(waiter) }
+                    if let queue = state.abandoned.removeValue(forKey: response.requestID) {
+                        return .abandoned(queue: queue)
+                    }
+                    if response.requestID != 0 { state.early[response.requestID] = response.message }
+                    return .kept
+                }
+                if case .waiter(let waiter) = route {
+                    waiter.resume(returning: response.message)
+                } else if case .abandoned(let queue) = route {
+                    await giveBack(response.message, to: queue)
                 } else if response.requestID == 0, case .error(let error) = response.message {
                     // An error for no request in particular: the master is closing this connection.
                     closing = ClientError(
@@ -213,14 +223,37 @@ public final class TaskMasterConnection: Sendable {
         for waiter in waiters.values { waiter.resume(throwing: error) }
     }
 
+    /// Returns tasks a cancelled get was handed, so they don't sit leased until the connection
+    /// closes.
+    private func giveBack(_ message: ServerMessage, to queue: String?) async {
+        guard let queue, case .deliveries(let deliveries) = message, !deliveries.isEmpty else { return }
+        await sendWithoutWaiting(.nack(queue: queue, ids: deliveries.map(\.id)))
+    }
+
+    /// Sends a request whose answer nobody waits for.
+    private func sendWithoutWaiting(_ message: ClientMessage) async {
+        let id = makeRequestID()
+        pending.withLock { _ = $0.abandoned.updateValue(nil, forKey: id) }
+        var buffer = ByteBuffer()
+        Request(id: id, message).encode(into: &buffer)
+        try? await outbound.write(buffer)
+    }
+
+    private func makeRequestID() -> RequestID {
+        var next = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        if next == 0 { next = nextID.wrappingAdd(1, ordering: .relaxed).oldValue }  // 0 is "no request"
+        return next
+    }
+
     /// Whether the connection has ended.
     public var isClosed: Bool { pending.withLock { $0.closedError != nil } }
 
     /// Sends a request and waits for its answer. An error answer is thrown as ``ClientError``.
     func send(_ message: ClientMessage) async throws -> ServerMessage {
-        var next = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        if next == 0 { next = nextID.wrappingAdd(1, ordering: .relaxed).oldValue }  // 0 is "no request"
-        let id = next
+        let id = makeRequestID()
+        var queueOfGet: String?
+        if case .get(let queue, _, _) = message { queueOfGet = queue }
+        let getQueue = queueOfGet
         var buffer = ByteBuffer()
         Request(id: id, message).encode(into: &buffer)
         if let error = pending.withLock({ $0.closedError }) { throw error }
@@ -236,7 +269,7 @@ public final class TaskMasterConnection: Sendable {
                     if let early = state.early.removeValue(forKey: id) { return .success(early) }
                     if let error = state.closedError { return .failure(error) }
                     if Task.isCancelled {
-                        state.abandoned.insert(id)
+                        state.abandoned[id] = getQueue
                         return .failure(CancellationError())
                     }
                     state.waiters[id] = continuation
@@ -245,12 +278,18 @@ public final class TaskMasterConnection: Sendable {
                 if let now { continuation.resume(with: now) }
             }
         } onCancel: {
-            let waiter: CheckedContinuation<ServerMessage, any Error>? = pending.withLock { state in
-                if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
-                if state.early.removeValue(forKey: id) == nil { state.abandoned.insert(id) }
-                return nil
+            let (waiter, early): (CheckedContinuation<ServerMessage, any Error>?, ServerMessage?) = pending.withLock {
+                state in
+                if let waiter = state.waiters.removeValue(forKey: id) {
+                    state.abandoned[id] = getQueue
+                    return (waiter, nil)
+                }
+                if let early = state.early.removeValue(forKey: id) { return (nil, early) }
+                state.abandoned[id] = getQueue
+                return (nil, nil)
             }
             waiter?.resume(throwing: CancellationError())
+            if let early { Task { await self.giveBack(early, to: getQueue) } }
         }
         if case .error(let error) = answer {
             throw ClientError(

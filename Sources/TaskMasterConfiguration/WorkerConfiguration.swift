@@ -9,10 +9,10 @@ public struct WorkerConfiguration: Sendable {
     public var taskQueue = "task"
     /// Queue results are put on. Default `result`.
     public var resultQueue = "result"
-    /// Batches processed at once on the worker's connection. Default 2.
-    public var concurrency = 2
-    /// Tasks fetched per request. Default 256.
-    public var prefetch = 256
+    /// Batches in progress at once on the worker's connection (pipelined gets). Default 3.
+    public var concurrency = 3
+    /// Tasks fetched per request. Default 512.
+    public var prefetch = 512
     /// Exit once the task queue stayed empty this long; nil (default) to run until stopped.
     public var exitWhenIdle: Duration?
     /// Talk to a Python `BaseManager` master instead of a TaskMaster one. Default false.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import TaskMasterConfiguration
 import TaskMasterServer
@@ -23,6 +25,13 @@ struct TaskMasterCommand: AsyncParsableCommand {
             tasks go back to their queues) and exits 0. Queues live in memory.
             """
     )
+
+    static func main() async {
+        // Run Swift concurrency on NIO's event loops: no thread hop between socket I/O and
+        // the tasks that serve it.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 
     @Option(help: "Interface to listen on (default 0.0.0.0).")
     var host: String?

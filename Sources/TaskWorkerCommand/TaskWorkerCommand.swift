@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import SquaringJobs
 import TaskMasterClient
@@ -29,6 +31,13 @@ struct TaskWorkerCommand: AsyncParsableCommand {
             """
     )
 
+    static func main() async {
+        // Run Swift concurrency on NIO's event loops: no thread hop between socket I/O and
+        // the tasks that serve it.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
+
     @Option(help: "The master, HOST:PORT (default 127.0.0.1:5000).")
     var connect: String?
 
@@ -44,10 +53,10 @@ struct TaskWorkerCommand: AsyncParsableCommand {
     @Option(help: "Queue to put results on (default result).")
     var resultQueue: String?
 
-    @Option(help: "Batches in progress at once (default 2).")
+    @Option(help: "Batches in progress at once (default 3).")
     var concurrency: Int?
 
-    @Option(help: "Tasks fetched per request (default 256).")
+    @Option(help: "Tasks fetched per request (default 512).")
     var prefetch: Int?
 
     @Option(help: "Exit 0 once the task queue stayed empty this many seconds.")

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Driver of scripts/bench: runs each measurement with real processes on loopback, every wait
+bounded, and prints a table. Ratios compare peers measured in the same run."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY_BATCH = os.path.join(HERE, 'python_manager_batch.py')
+
+
+class Master:
+    """A task-master on 127.0.0.1 and a free port."""
+
+    def __init__(self, bin_dir, key, extra=()):
+        self.bin = bin_dir
+        self.env = dict(os.environ, TASK_AUTHKEY=key)
+        self.proc = subprocess.Popen(
+            [os.path.join(bin_dir, 'task-master'), '--host', '127.0.0.1', '--port', '0', *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env, text=True)
+        line = self.proc.stdout.readline()
+        if 'listening on' not in line:
+            raise SystemExit('task-master did not start: %r' % line)
+        self.address = line.strip().rsplit(' ', 1)[1]
+        self.env['TASK_MASTER_ADDRESS'] = self.address
+        self.workers = []
+
+    def start_workers(self, n, extra=()):
+        for _ in range(n):
+            self.workers.append(subprocess.Popen(
+                [os.path.join(self.bin, 'task-worker'), *extra], env=self.env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def ctl(self, *args, timeout=600, allow_incomplete=False):
+        out = subprocess.run([os.path.join(self.bin, 'task-ctl'), *args], env=self.env, capture_output=True,
+                             text=True, timeout=timeout)
+        # A batch that ends with tasks missing exits 1 but still prints its summary.
+        if out.returncode != 0 and not (allow_incomplete and out.returncode == 1):
+            raise SystemExit('task-ctl %s failed: %s' % (' '.join(args), out.stderr[-2000:]))
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def rss_mb(self):
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            fields = dict(line.split(':', 1) for line in f)
+        return int(fields['VmRSS'].split()[0]) / 1024, int(fields['VmHWM'].split()[0]) / 1024
+
+    def stop(self):
+        for w in self.workers:
+            w.terminate()
+        for w in self.workers:
+            try:
+                w.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def python_manager_batch(python, count, workers, key):
+    """The classic BaseManager master with `workers` classic workers; returns its JSON summary."""
+    env = dict(os.environ, TASK_AUTHKEY=key)
+    master = subprocess.Popen([python, PY_BATCH, 'master', '--count', str(count)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    port = master.stdout.readline().split()[1]
+    procs = [subprocess.Popen([python, PY_BATCH, 'worker', '--port', port, '--idle', '2'], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    time.sleep(1.0)                       # let the workers connect, as the classic setup has them waiting
+    master.stdin.write('go\n')
+    master.stdin.flush()
+    summary = json.loads(master.stdout.readline())
+    master.wait(timeout=60)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return summary
+
+
+def row(name, value, note=''):
+    print('| %-58s | %22s | %s' % (name, value, note))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bin', required=True)
+    ap.add_argument('--count', type=int, default=1_000_000, help='numbers in the TaskMaster batch')
+    ap.add_argument('--python-count', type=int, default=20_000, help='numbers in the Python manager batch')
+    ap.add_argument('--latency-count', type=int, default=2000)
+    ap.add_argument('--python', default='python3')
+    args = ap.parse_args()
+    key = 'bench-%d' % os.getpid()
+    python_version = subprocess.run([args.python, '-c', 'import sys; print(sys.version.split()[0])'],
+                                    capture_output=True, text=True).stdout.strip()
+    results = {}
+
+    print('| %-58s | %22s | %s' % ('measurement', 'result', 'notes'))
+    print('|' + '-' * 60 + '|' + '-' * 24 + '|' + '-' * 30)
+
+    # (a) TaskMaster: a squaring batch with 2 workers, end to end.
+    m = Master(args.bin, key)
+    try:
+        m.start_workers(2)
+        time.sleep(0.5)
+        s = m.ctl('batch', '--count', str(args.count), '--json', '--quiet')
+        ok = s['completed'] == args.count and s['wrong'] == 0 and s['missing'] == 0
+        results['taskmaster_tasks_per_second'] = s['tasks_per_second']
+        row('TaskMaster batch of %d, 2 workers' % args.count, '%.0f tasks/s' % s['tasks_per_second'],
+            'all %d squares right' % args.count if ok else 'WRONG: %s' % s)
+        # (b) single-task round trips: put one number, wait for its square.
+        lat = m.ctl('latency', '--count', str(args.latency_count), '--json')
+        results['latency_p50_us'] = lat['p50_us']
+        results['latency_p99_us'] = lat['p99_us']
+        row('TaskMaster single-task round trip (put → worker → result)',
+            'p50 %.0f µs, p99 %.0f µs' % (lat['p50_us'], lat['p99_us']), '%d round trips' % args.latency_count)
+    finally:
+        m.stop()
+
+    # (c) Python's own manager: the classic master/worker pair, same job.
+    p = python_manager_batch(args.python, args.python_count, 2, key)
+    results['python_manager_tasks_per_second'] = p['tasks_per_second']
+    row('Python %s BaseManager batch of %d, 2 workers' % (python_version, args.python_count),
+        '%.0f tasks/s' % p['tasks_per_second'], 'all squares right' if p['wrong'] == 0 and p['missing'] == 0 else 'WRONG')
+    ratio = results['taskmaster_tasks_per_second'] / p['tasks_per_second']
+    results['ratio_vs_python_manager'] = ratio
+    row('TaskMaster / Python manager throughput', '%.0f×' % ratio, 'same machine, same run')
+
+    # (d) Memory: master resident set with 1,000,000 small tasks queued (no workers).
+    m = Master(args.bin, key)
+    try:
+        before, _ = m.rss_mb()
+        s = m.ctl('batch', '--count', '1000000', '--timeout', '1', '--json', '--quiet', allow_incomplete=True)
+        queued = s['submitted']
+        rss, peak = m.rss_mb()
+        results['master_rss_mb_1m_queued'] = rss
+        row('task-master RSS with %d tasks queued' % queued, '%.0f MB' % rss,
+            'peak %.0f MB, idle %.0f MB' % (peak, before))
+    finally:
+        m.stop()
+
+    print()
+    print('json: ' + json.dumps(results, sort_keys=True))
+
+
+if __name__ == '__main__':
+    main()
