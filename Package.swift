@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "SquaringJobs",
             dependencies: [
-                "TaskMasterClient", "Pickle", "TaskMasterConfiguration",
+                "TaskMasterClient", "Pickle", "ManagerWire", "TaskMasterConfiguration",
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -8,6 +8,8 @@ struct SessionContext: Sendable {
     let engine: QueueEngine
     let configuration: MasterConfiguration
     let registry: ConnectionRegistry
+    /// The queues Python clients reach, by object id.
+    let pythonObjects: PythonObjects
     let startedAt: ContinuousClock.Instant
     /// Asks the master to stop, as a remote `shutdown` may (when allowed).
     let requestShutdown: @Sendable () -> Void

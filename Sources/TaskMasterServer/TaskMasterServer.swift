@@ -86,6 +86,7 @@ public struct TaskMasterServer: Service {
             engine: engine,
             configuration: configuration,
             registry: registry,
+            pythonObjects: PythonObjects(typeIDs: configuration.pythonTypeIDs),
             startedAt: .now,
             requestShutdown: { shutdown.trigger() }
         )

@@ -115,7 +115,10 @@ struct TaskWorkerCommand: AsyncParsableCommand {
         let logger = Logger(label: "task-worker")
         for warning in warnings { logger.warning("\(warning)") }
 
-        let worker = SquaringWorker(configuration: configuration, logger: logger)
+        let worker: any Service =
+            configuration.pythonManager
+            ? PythonManagerWorker(configuration: configuration, logger: logger)
+            : SquaringWorker(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
