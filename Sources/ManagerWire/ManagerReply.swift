@@ -18,6 +18,22 @@ public enum ManagerReply: Hashable, Sendable {
 
     /// The reply as the pickle a Python server sends.
     public func encoded() throws(PickleError) -> [UInt8] {
+        // `('#RETURN', None)` and `('#RETURN', small int)` are most replies: write them directly.
+        if case .returned(let graph) = self, graph.nodes.count == 1 {
+            switch graph.rootNode {
+            case .none: return Self.returnNoneBytes
+            case .int(let n) where n >= 0 && n <= 0xFF:
+                return Self.returnBytes(body: [0x4B, UInt8(n)])
+            case .int(let n) where n >= 0 && n <= 0xFFFF:
+                return Self.returnBytes(body: [0x4D, UInt8(n & 0xFF), UInt8(n >> 8)])
+            case .int(let n) where n >= Int(Int32.min) && n <= Int(Int32.max):
+                let bits = UInt32(bitPattern: Int32(n))
+                return Self.returnBytes(
+                    body: [0x4A] + (0..<4).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt32($0))) }
+                )
+            default: break
+            }
+        }
         let (kind, value): (String, PickleGraph)
         switch self {
         case .returned(let graph): (kind, value) = ("#RETURN", graph)
@@ -27,6 +43,19 @@ public enum ManagerReply: Hashable, Sendable {
         case .other(let name, let graph): (kind, value) = (name, graph)
         }
         return try PickleGraph.tuple([.string(kind), value]).pickled()
+    }
+
+    private static let returnNoneBytes: [UInt8] = (try? PickleGraph.tuple([.string("#RETURN"), .none]).pickled()) ?? []
+
+    /// `('#RETURN', x)` for an `x` written as `body` (one opcode with its argument, no memo),
+    /// exactly as Python's pickler lays it out.
+    private static func returnBytes(body: [UInt8]) -> [UInt8] {
+        // 8c 07 '#RETURN' 94 <body> 86 94 2e
+        let frame: [UInt8] = [0x8C, 0x07] + Array("#RETURN".utf8) + [0x94] + body + [0x86, 0x94, 0x2E]
+        var out: [UInt8] = [0x80, 0x04, 0x95]
+        out.reserveCapacity(11 + frame.count)
+        for shift in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(frame.count) >> (8 * UInt64(shift)))) }
+        return out + frame
     }
 
     /// Reads a reply frame.

@@ -27,6 +27,9 @@ struct TaskMasterCommand: AsyncParsableCommand {
     )
 
     static func main() async {
+        if let threads = ProcessInfo.processInfo.environment["TASK_MASTER_THREADS"].flatMap(Int.init), threads > 0 {
+            NIOSingletons.groupLoopCountSuggestion = threads
+        }
         // Run Swift concurrency on NIO's event loops: no thread hop between socket I/O and
         // the tasks that serve it.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()

@@ -40,6 +40,19 @@ import Testing
             acked = try await master.stats().queue("task")?.total_acked ?? 0
             try await Task.sleep(for: .milliseconds(50))
         }
+        // Freeze the victim until the master shows it holding leased tasks, then kill it: it dies
+        // with work in hand, for certain.
+        let victimName = "task-worker \(victim.processIdentifier)@"
+        var held = 0
+        for _ in 0..<200 where held == 0 {
+            victim.signal(SIGSTOP)
+            held = try await master.stats().clients.first { $0.name.hasPrefix(victimName) }?.leased ?? 0
+            if held == 0 {
+                victim.signal(SIGCONT)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(held > 0, "the victim never held a task")
         victim.kill9()
         #expect(await victim.waitForExit(within: .seconds(10)) != nil)
         #expect(acked < count, "the batch finished before the worker could be killed")

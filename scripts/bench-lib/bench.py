@@ -62,13 +62,18 @@ class Master:
             self.proc.kill()
 
 
-def python_manager_batch(python, count, workers, key):
-    """The classic BaseManager master with `workers` classic workers; returns its JSON summary."""
+def python_manager_batch(python, count, workers, key, server=None):
+    """The classic Python master with `workers` classic Python workers; returns its JSON summary.
+
+    With `server` ("host:port") every Python process talks to that running server (task-master);
+    without, the master starts Python's own BaseManager server, as the classic script does."""
     env = dict(os.environ, TASK_AUTHKEY=key)
-    master = subprocess.Popen([python, PY_BATCH, 'master', '--count', str(count)], stdin=subprocess.PIPE,
+    extra = ['--connect', server] if server else []
+    master = subprocess.Popen([python, PY_BATCH, 'master', '--count', str(count), *extra], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     port = master.stdout.readline().split()[1]
-    procs = [subprocess.Popen([python, PY_BATCH, 'worker', '--port', port, '--idle', '2'], env=env,
+    host = server.rsplit(':', 1)[0] if server else '127.0.0.1'
+    procs = [subprocess.Popen([python, PY_BATCH, 'worker', '--host', host, '--port', port, '--idle', '2'], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
     time.sleep(1.0)                       # let the workers connect, as the classic setup has them waiting
     master.stdin.write('go\n')
@@ -94,6 +99,7 @@ def main():
     ap.add_argument('--python-count', type=int, default=20_000, help='numbers in the Python manager batch')
     ap.add_argument('--latency-count', type=int, default=2000)
     ap.add_argument('--python', default='python3')
+    ap.add_argument('--repeats', type=int, default=3, help='runs of each Python comparison (median reported)')
     args = ap.parse_args()
     key = 'bench-%d' % os.getpid()
     python_version = subprocess.run([args.python, '-c', 'import sys; print(sys.version.split()[0])'],
@@ -122,14 +128,34 @@ def main():
     finally:
         m.stop()
 
-    # (c) Python's own manager: the classic master/worker pair, same job.
-    p = python_manager_batch(args.python, args.python_count, 2, key)
+    # (c) Python's own manager: the classic master/worker pair, same job; and (e) the same
+    # Python programs served by task-master. Alternated three times, medians reported: on a
+    # shared machine single runs of these vary by a third.
+    ours, theirs = [], []
+    for _ in range(args.repeats):
+        theirs.append(python_manager_batch(args.python, args.python_count, 2, key))
+        m = Master(args.bin, key)
+        try:
+            ours.append(python_manager_batch(args.python, args.python_count, 2, key, server=m.address))
+        finally:
+            m.stop()
+    median = lambda runs: sorted(runs, key=lambda r: r['tasks_per_second'])[len(runs) // 2]
+    p = median(theirs)
+    q = median(ours)
     results['python_manager_tasks_per_second'] = p['tasks_per_second']
     row('Python %s BaseManager batch of %d, 2 workers' % (python_version, args.python_count),
-        '%.0f tasks/s' % p['tasks_per_second'], 'all squares right' if p['wrong'] == 0 and p['missing'] == 0 else 'WRONG')
+        '%.0f tasks/s' % p['tasks_per_second'],
+        'median of %d; %s' % (args.repeats, 'all squares right' if p['wrong'] == 0 and p['missing'] == 0 else 'WRONG'))
     ratio = results['taskmaster_tasks_per_second'] / p['tasks_per_second']
     results['ratio_vs_python_manager'] = ratio
     row('TaskMaster / Python manager throughput', '%.0f×' % ratio, 'same machine, same run')
+
+    results['python_clients_on_taskmaster_tasks_per_second'] = q['tasks_per_second']
+    row('Same Python programs, served by task-master', '%.0f tasks/s' % q['tasks_per_second'],
+        'median of %d; %s' % (args.repeats, 'all squares right' if q['wrong'] == 0 and q['missing'] == 0 else 'WRONG'))
+    ratio = q['tasks_per_second'] / p['tasks_per_second']
+    results['python_clients_ratio'] = ratio
+    row('task-master / Python manager server, Python clients', '%.2f×' % ratio, 'same clients, same run')
 
     # (d) Memory: master resident set with 1,000,000 small tasks queued (no workers).
     m = Master(args.bin, key)

@@ -32,7 +32,12 @@ struct ConnectionHandler {
                 let channel = SessionChannel(id: id, peer: peer, inbound: iterator, outbound: outbound, logger: logger)
                 if Hello.isHello(first.readableBytesView) {
                     var session = NativeSession(context: context, channel: channel)
-                    try await session.run(hello: first)
+                    do {
+                        try await session.run(hello: first)
+                    } catch {
+                        await lingeringClose(connection.channel, inbound: &session.channel.inbound)
+                        throw error
+                    }
                 } else {
                     var session = PythonSession(context: context, channel: channel)
                     try await session.run(first: first)
@@ -55,6 +60,24 @@ struct ConnectionHandler {
         } else {
             logger.debug("connection closed")
         }
+    }
+
+    /// After refusing a client (its error reply is written), closes our side for writing and
+    /// waits briefly for the client to close: closing with its unread bytes still arriving
+    /// would make the kernel reset the connection and discard the error reply before the
+    /// client reads it.
+    private func lingeringClose(
+        _ channel: any Channel,
+        inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    ) async {
+        try? await channel.close(mode: .output)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(2))
+        let timer = Task {
+            try? await Task.sleep(until: deadline)
+            try? await channel.close()
+        }
+        defer { timer.cancel() }
+        while (try? await inbound.next()) != nil {}
     }
 
     private func report(_ error: WireError, host: String, logger: Logger) {

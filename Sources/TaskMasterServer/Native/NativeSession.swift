@@ -19,14 +19,14 @@ struct NativeSession {
         } catch {
             await send(Response(requestID: 0, .error(ErrorReply(code: .malformedRequest, message: error.message))))
             channel.logger.warning("closing: bad hello", metadata: ["error": "\(error)"])
-            return
+            throw SessionEnded()
         }
         guard hello.version >= 1 else {
             await refuse(
                 code: .unsupportedVersion,
                 "protocol version \(hello.version) is not supported; this master speaks 1"
             )
-            return
+            throw SessionEnded()
         }
         context.registry.identify(channel.id, kind: .native, name: hello.name)
         channel.logger[metadataKey: "client"] = "\(hello.name)"
@@ -44,7 +44,7 @@ struct NativeSession {
                     request = try Request(decoding: frame)
                 } catch {
                     await refuse(requestID: Request.peekID(frame) ?? 0, error)
-                    return
+                    throw SessionEnded()
                 }
                 if let waitingGet = try await handle(request) {
                     group.addTask {

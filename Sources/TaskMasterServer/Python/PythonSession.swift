@@ -142,18 +142,28 @@ struct PythonSession {
                 case .reply(let reply):
                     await send(reply)
                 case .put(let queue, let value, let wait):
-                    // A put holds up nothing else: Python's client waits for its reply anyway.
                     let reference = lastTask.flatMap { $0.queue != queue ? $0.id : nil } ?? 0
                     lastTask = nil
                     let call = blockingPut(queue: queue, value: value, wait: wait, reference: reference)
+                    // Room is the usual case: answer at once, without a task of its own.
+                    if await call(false) { continue }
                     group.addTask {
-                        await call()
+                        _ = await call(true)
                         return nil
                     }
                     inFlight = true
                 case .get(let queue, let wait):
                     let call = blockingGet(queue: queue, wait: wait)
-                    group.addTask { await call() }
+                    // An item is usually there: answer at once; only an empty queue needs a task
+                    // that waits while the connection is watched.
+                    if case .answered(let delivered) = await call(false) {
+                        lastTask = delivered
+                        continue
+                    }
+                    group.addTask {
+                        if case .answered(let delivered) = await call(true) { return delivered }
+                        return nil
+                    }
                     inFlight = true
                 case .join(let queue):
                     let call = blockingJoin(queue: queue)
@@ -228,65 +238,82 @@ struct PythonSession {
         }
     }
 
+    /// A put. Called with `mayWait` false it only tries (and answers unless it would have to
+    /// wait); with true it waits as the call asked. Returns whether it answered.
     private func blockingPut(
         queue: String,
         value: PickleGraph,
         wait: QueueCall.Wait,
         reference: TaskID
     )
-        -> @Sendable () async -> Void
+        -> @Sendable (_ mayWait: Bool) async -> Bool
     {
         let engine = context.engine
         let outbound = channel.outbound
-        return {
+        let payload = Result { try value.pickled() }
+        return { mayWait in
             let reply: ManagerReply
             do {
-                let payload = try value.pickled()
-                _ = try await engine.put(
-                    [NewTask(payload: payload, reference: reference)],
-                    into: queue,
-                    wait: wait.limit
-                )
+                let task = NewTask(payload: try payload.get(), reference: reference)
+                _ = try await engine.put([task], into: queue, wait: mayWait ? wait.limit : .none)
                 reply = .returnedNone
             } catch let error as QueueError where error.code == .queueFull {
+                guard mayWait || wait == .noWait else { return false }
                 reply = .error(PythonException.full)
             } catch is CancellationError {
-                return
+                return true
             } catch {
                 reply = .traceback(PythonException.traceback("RuntimeError", "\(error)"))
             }
             try? await outbound.write(Self.frame(reply))
+            return true
         }
+    }
+
+    /// What a get did.
+    enum GetOutcome: Sendable {
+        /// It replied; with the task it handed out, if any.
+        case answered(DeliveredTask?)
+        /// It would have had to wait, and was not allowed to.
+        case wouldWait
     }
 
     /// A get: the item is leased to this connection until its reply is handed to the socket,
     /// then acknowledged (Python has no acks of its own).
-    private func blockingGet(queue: String, wait: QueueCall.Wait) -> @Sendable () async -> DeliveredTask? {
+    /// A get. Called with `mayWait` false it only takes what is there (and answers unless it
+    /// would have to wait); with true it waits as the call asked.
+    private func blockingGet(queue: String, wait: QueueCall.Wait) -> @Sendable (_ mayWait: Bool) async -> GetOutcome {
         let engine = context.engine
         let outbound = channel.outbound
         let consumer = channel.id
-        return {
+        return { mayWait in
             let tasks: [QueuedTask]
             do {
-                tasks = try await engine.get(from: queue, maxItems: 1, consumer: consumer, wait: wait.limit)
+                tasks = try await engine.get(
+                    from: queue,
+                    maxItems: 1,
+                    consumer: consumer,
+                    wait: mayWait ? wait.limit : .none
+                )
             } catch is CancellationError {
-                return nil
+                return .answered(nil)
             } catch {
                 try? await outbound.write(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
-                return nil
+                return .answered(nil)
             }
             guard let task = tasks.first else {
+                guard mayWait || wait == .noWait else { return .wouldWait }
                 try? await outbound.write(Self.frame(.error(PythonException.empty)))
-                return nil
+                return .answered(nil)
             }
             let value = (try? PickleReader.read(task.payload)) ?? .bytes(task.payload)
             do {
                 try await outbound.write(Self.frame(.returned(value)))
                 engine.ack([task.id], in: queue, consumer: consumer, markDone: false)
-                return DeliveredTask(queue: queue, id: task.id)
+                return .answered(DeliveredTask(queue: queue, id: task.id))
             } catch {
                 engine.nack([task.id], in: queue, consumer: consumer)
-                return nil
+                return .answered(nil)
             }
         }
     }
