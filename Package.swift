@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "task-worker", targets: ["TaskWorkerCommand"]),
         .executable(name: "task-ctl", targets: ["TaskControlCommand"]),
         .library(name: "TaskMasterClient", targets: ["TaskMasterClient"]),
+        .library(name: "TaskWire", targets: ["TaskWire"]),
+        .library(name: "ManagerWire", targets: ["ManagerWire"]),
         .library(name: "Pickle", targets: ["Pickle"]),
     ],
     dependencies: [
@@ -19,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Wire protocol: framing, mutual HMAC handshake, native message codec. Sans-IO.
@@ -43,6 +47,19 @@ let package = Package(
         .target(
             name: "TaskQueue",
             dependencies: [.product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // The admin HTTP endpoint: Prometheus metrics, the status page, /api/stats.
+        .target(
+            name: "TaskMasterAdmin",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // Configuration structs with defaults, filled from file, environment and flags.
         .target(name: "TaskMasterConfiguration"),
@@ -118,6 +135,7 @@ let package = Package(
             dependencies: ["TaskMasterConfiguration"]
         ),
         .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle"]),
+        .testTarget(name: "TaskMasterAdminTests", dependencies: ["TaskMasterAdmin", "TestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
