@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
@@ -61,12 +62,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Durable queues: every queued task kept in SQLite (WAL), written with group commit.
+        .target(
+            name: "TaskStorage",
+            dependencies: [
+                "TaskQueue",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // Configuration structs with defaults, filled from file, environment and flags.
         .target(name: "TaskMasterConfiguration"),
         .target(
             name: "TaskMasterServer",
             dependencies: [
-                "TaskWire", "ManagerWire", "Pickle", "TaskQueue", "TaskMasterConfiguration",
+                "TaskWire", "ManagerWire", "Pickle", "TaskQueue", "TaskStorage", "TaskMasterConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,12 +139,20 @@ let package = Package(
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
         .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
         .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TestSupport"]),
+        .testTarget(name: "TaskStorageTests", dependencies: ["TaskStorage", "TaskQueue", "TestSupport"]),
         .testTarget(
             name: "TaskMasterConfigurationTests",
             dependencies: ["TaskMasterConfiguration"]
         ),
         .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle"]),
-        .testTarget(name: "TaskMasterAdminTests", dependencies: ["TaskMasterAdmin", "TestSupport"]),
+        .testTarget(
+            name: "TaskMasterAdminTests",
+            dependencies: [
+                "TaskMasterAdmin", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

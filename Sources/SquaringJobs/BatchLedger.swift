@@ -27,6 +27,11 @@ final class BatchLedger: Sendable {
         var duplicates = 0
         /// Results not (yet) known to be ours: held, not acknowledged.
         var held: [Delivery] = []
+        /// Chunks whose put was answered (their ids are known).
+        var confirmedChunks: Set<Int> = []
+        /// After a lost connection a put may have gone in without its answer: its results then
+        /// carry ids we never learned, and are matched by their number instead.
+        var indicesByNumber: [Int: [Int]]?
     }
 
     private let state: Mutex<State>
@@ -62,9 +67,35 @@ final class BatchLedger: Sendable {
 
     var submittedCount: Int { state.withLock { $0.submitted } }
 
+    /// Records that chunk `chunk`'s put was answered.
+    func confirm(chunk: Int) {
+        _ = state.withLock { $0.confirmedChunks.insert(chunk) }
+    }
+
+    func isConfirmed(chunk: Int) -> Bool {
+        state.withLock { $0.confirmedChunks.contains(chunk) }
+    }
+
+    /// Results of unknown tasks are matched by the number they square from now on.
+    func matchByNumber() {
+        state.withLock { state in
+            guard state.indicesByNumber == nil else { return }
+            var map: [Int: [Int]] = [:]
+            for (index, n) in numbers.enumerated() { map[n, default: []].append(index) }
+            state.indicesByNumber = map
+        }
+    }
+
+    /// Forgets held results: their leases ended with the connection that held them.
+    func dropHeld() {
+        state.withLock { $0.held = [] }
+    }
+
     /// Checks one result.
     func record(reference: TaskID, payload: [UInt8]) -> Verdict {
-        guard let index = state.withLock({ $0.ids.index(of: reference) }) else { return .unknown }
+        guard let index = state.withLock({ $0.ids.index(of: reference) }) else {
+            return recordByNumber(payload)
+        }
         let text: String
         let right: Bool
         if payload == Square.resultPickle(numbers[index]) {
@@ -82,6 +113,28 @@ final class BatchLedger: Sendable {
             }
             state.answered[index] = true
             if right {
+                state.completed += 1
+                return .completed(index: index, text: text)
+            }
+            state.wrong += 1
+            return .wrong(index: index, text: text)
+        }
+    }
+
+    /// A result whose task id is unknown: the task of an unanswered put, matched by its number.
+    private func recordByNumber(_ payload: [UInt8]) -> Verdict {
+        guard state.withLock({ $0.indicesByNumber != nil }),
+            let text = (try? PickleReader.read(payload))?.stringValue,
+            let n = Int(text.prefix { $0 != " " })
+        else { return .unknown }
+        return state.withLock { state in
+            guard let candidates = state.indicesByNumber?[n] else { return .unknown }
+            guard let index = candidates.first(where: { !state.answered[$0] }) else {
+                state.duplicates += 1
+                return .duplicate
+            }
+            state.answered[index] = true
+            if text == Square.line(numbers[index]) {
                 state.completed += 1
                 return .completed(index: index, text: text)
             }

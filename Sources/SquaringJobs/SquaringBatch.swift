@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TaskMasterClient
 import TaskWire
 
@@ -64,7 +65,13 @@ public struct SquaringBatch: Sendable {
         case wrongResult(expected: String, got: String)
     }
 
-    /// Runs the batch on `master`.
+    /// Opens a connection to the master and runs `body` with it; called again after one is lost.
+    public typealias Connector =
+        @Sendable (
+            _ body: @Sendable (TaskMasterConnection) async throws -> Void
+        ) async throws -> Void
+
+    /// Runs the batch on one connection; a lost connection ends it.
     ///
     /// - Parameters:
     ///   - progress: called after each batch of results.
@@ -76,8 +83,96 @@ public struct SquaringBatch: Sendable {
     ) async throws -> Summary {
         let ledger = BatchLedger(numbers: numbers)
         let start = ContinuousClock.now
-        let deadline = start.advanced(by: timeout)
+        try await runPhase(
+            on: master,
+            ledger: ledger,
+            deadline: start.advanced(by: timeout),
+            start: start,
+            progress: progress,
+            events: events
+        )
+        return try await finish(on: master, ledger: ledger, start: start)
+    }
 
+    /// Runs the batch, reconnecting when the connection is lost (the master restarted, say):
+    /// puts that were answered are not repeated, the others are, and results are still counted
+    /// once per number. Gives up at the batch's timeout.
+    public func run(
+        connect: Connector,
+        progress: @escaping @Sendable (Progress) -> Void = { _ in },
+        events: (@Sendable (Event) -> Void)? = nil,
+        onReconnect: @escaping @Sendable (any Error) -> Void = { _ in }
+    ) async throws -> Summary {
+        let ledger = BatchLedger(numbers: numbers)
+        let start = ContinuousClock.now
+        let deadline = start.advanced(by: timeout)
+        let summary = SummaryBox()
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
+        while true {
+            do {
+                try await connect { master in
+                    try await runPhase(
+                        on: master,
+                        ledger: ledger,
+                        deadline: deadline,
+                        start: start,
+                        progress: progress,
+                        events: events
+                    )
+                    summary.set(try await finish(on: master, ledger: ledger, start: start))
+                }
+                if let result = summary.value { return result }
+            } catch let error as ClientError
+                where error.code != .authenticationFailed && error.code != .serverError
+                && ContinuousClock.now < deadline
+            {
+                // Lost the master: what it held for us is back in its queues, and puts we got no
+                // answer for may or may not have gone in.
+                onReconnect(error)
+                ledger.dropHeld()
+                ledger.matchByNumber()
+                try await Task.sleep(for: min(backoff.next(), max(.zero, deadline - ContinuousClock.now)))
+            }
+        }
+    }
+
+    /// Gives back results that were not ours and sums up.
+    private func finish(
+        on master: TaskMasterConnection,
+        ledger: BatchLedger,
+        start: ContinuousClock.Instant
+    )
+        async throws -> Summary
+    {
+        // Results for someone else's tasks were held, not acknowledged; give them back.
+        let leftovers = ledger.takeHeld()
+        if !leftovers.isEmpty {
+            try await master.nack(leftovers.map(\.id), in: resultQueue)
+        }
+        let (completed, wrong, duplicates) = ledger.counts
+        let seconds = Double((ContinuousClock.now - start).milliseconds) / 1000
+        return Summary(
+            submitted: ledger.submittedCount,
+            completed: completed,
+            wrong: wrong,
+            missing: numbers.count - completed - wrong,
+            duplicates: duplicates,
+            foreign: leftovers.count,
+            seconds: seconds,
+            tasksPerSecond: seconds > 0 ? Double(completed + wrong) / seconds : 0
+        )
+    }
+
+    /// Puts what is not yet confirmed and collects results until the batch is answered or the
+    /// deadline passes.
+    private func runPhase(
+        on master: TaskMasterConnection,
+        ledger: BatchLedger,
+        deadline: ContinuousClock.Instant,
+        start: ContinuousClock.Instant,
+        progress: @escaping @Sendable (Progress) -> Void,
+        events: (@Sendable (Event) -> Void)?
+    ) async throws {
         // The consumers decide when the batch is over (all answered, or the deadline); the
         // producer is then cancelled if it is still blocked on a full queue.
         try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -107,23 +202,6 @@ public struct SquaringBatch: Sendable {
             }
         }
 
-        // Results for someone else's tasks were held, not acknowledged; give them back.
-        let leftovers = ledger.takeHeld()
-        if !leftovers.isEmpty {
-            try await master.nack(leftovers.map(\.id), in: resultQueue)
-        }
-        let (completed, wrong, duplicates) = ledger.counts
-        let seconds = Double((ContinuousClock.now - start).milliseconds) / 1000
-        return Summary(
-            submitted: ledger.submittedCount,
-            completed: completed,
-            wrong: wrong,
-            missing: numbers.count - completed - wrong,
-            duplicates: duplicates,
-            foreign: leftovers.count,
-            seconds: seconds,
-            tasksPerSecond: seconds > 0 ? Double(completed + wrong) / seconds : 0
-        )
     }
 
     /// Runs `body`; a cancellation ends it quietly (the batch is over), other errors pass.
@@ -146,14 +224,16 @@ public struct SquaringBatch: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
             func startPut() {
+                while next < chunks.count, ledger.isConfirmed(chunk: next) { next += 1 }
                 guard next < chunks.count else { return }
-                let range = chunks[next]
+                let (chunk, range) = (next, chunks[next])
                 next += 1
                 let items = numbers[range].map { NewItem(payload: Square.task($0)) }
                 group.addTask {
                     if let events { for n in numbers[range] { events(.put(n)) } }
                     let ids = try await master.put(items, into: taskQueue, wait: .forever)
                     ledger.submitted(ids: ids, indices: range)
+                    ledger.confirm(chunk: chunk)
                 }
             }
             for _ in 0..<max(1, putWindow) { startPut() }
@@ -207,4 +287,12 @@ public struct SquaringBatch: Sendable {
             )
         }
     }
+}
+
+/// The summary of the connection that finished the batch.
+private final class SummaryBox: Sendable {
+    private let state = Mutex<SquaringBatch.Summary?>(nil)
+
+    func set(_ summary: SquaringBatch.Summary) { state.withLock { $0 = summary } }
+    var value: SquaringBatch.Summary? { state.withLock { $0 } }
 }

@@ -91,13 +91,34 @@ public struct SquaringWorker: Service {
         )
     }
 
-    /// Runs `concurrency` lanes on one connection until stopped or disconnected.
+    /// Runs `concurrency` lanes on one connection until stopped or disconnected, with a
+    /// heartbeat beside them that keeps the master's leases on our tasks alive.
     private func runLanes(_ master: TaskMasterConnection, progress: WorkerProgress) async throws {
+        let heartbeat = Task { await beat(master, progress: progress) }
+        defer { heartbeat.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<configuration.concurrency {
                 group.addTask { try await lane(master, progress: progress) }
             }
             try await group.waitForAll()
+        }
+    }
+
+    /// Reports progress every `heartbeatInterval` until cancelled. A worker busy with a long
+    /// task keeps its leases this way; a hung one (no heartbeat) loses them.
+    private func beat(_ master: TaskMasterConnection, progress: WorkerProgress) async {
+        let started = ContinuousClock.now
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: configuration.heartbeatInterval)
+                let (done, failed) = progress.counts
+                let uptime = UInt64((ContinuousClock.now - started).components.seconds)
+                try await master.heartbeat(
+                    WorkerReport(tasksDone: UInt64(done), tasksFailed: UInt64(failed), uptimeSeconds: uptime)
+                )
+            } catch {
+                return  // cancelled, or the connection ended: the lanes notice too
+            }
         }
     }
 

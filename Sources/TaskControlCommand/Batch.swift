@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SquaringJobs
+import TaskMasterClient
 
 struct Batch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,8 +71,18 @@ struct Batch: AsyncParsableCommand {
         let display = ProgressDisplay(enabled: !quiet && !echo && !json)
         let events: (@Sendable (SquaringBatch.Event) -> Void)? = echo ? Self.echo : nil
         let batchToRun = batch
-        let summary = try await connection.withMaster { master in
-            try await batchToRun.run(on: master, progress: { display.update($0) }, events: events)
+        let connect = try connection.connector()
+        let summary: SquaringBatch.Summary
+        do {
+            summary = try await batchToRun.run(
+                connect: connect,
+                progress: { display.update($0) },
+                events: events,
+                onReconnect: { error in printError("task-ctl: lost the master (\(error)); reconnecting") }
+            )
+        } catch let error as ClientError {
+            printError("task-ctl: \(error)")
+            throw ExitCode(2)
         }
         display.finish()
         if json {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SquaringJobs
 import TaskMasterClient
 import TaskMasterConfiguration
 
@@ -15,6 +16,44 @@ struct ConnectionOptions: ParsableArguments {
     func withMaster<Result: Sendable>(
         _ body: (TaskMasterConnection) async throws -> Result
     ) async throws -> Result {
+        let (settings, options) = try resolve()
+        do {
+            return try await TaskMasterConnection.withConnection(
+                to: settings.endpoint.host,
+                port: settings.endpoint.port,
+                authKey: settings.authKey.bytes,
+                name: Self.clientName,
+                options: options,
+                body
+            )
+        } catch let error as ClientError {
+            printError("task-ctl: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// A connector for work that reconnects by itself (the batch): connection errors are
+    /// thrown as they are.
+    func connector() throws -> SquaringBatch.Connector {
+        let (settings, options) = try resolve()
+        return { body in
+            try await TaskMasterConnection.withConnection(
+                to: settings.endpoint.host,
+                port: settings.endpoint.port,
+                authKey: settings.authKey.bytes,
+                name: Self.clientName,
+                options: options,
+                body
+            )
+        }
+    }
+
+    static var clientName: String {
+        "task-ctl \(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"
+    }
+
+    /// The connection settings from flags and environment, or exit 2 with the reason.
+    private func resolve() throws -> (ConnectionSettings, TaskMasterConnection.Options) {
         var flags: [String: String] = [:]
         flags[ConnectionSettings.Keys.connect.key] = connect
         flags[AuthKeySettings.file.key] = authkeyFile
@@ -40,19 +79,7 @@ struct ConnectionOptions: ParsableArguments {
         var options = TaskMasterConnection.Options()
         options.maxFrameBytes = settings.maxFrameBytes
         options.handshakeTimeout = settings.handshakeTimeout
-        do {
-            return try await TaskMasterConnection.withConnection(
-                to: settings.endpoint.host,
-                port: settings.endpoint.port,
-                authKey: settings.authKey.bytes,
-                name: "task-ctl \(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)",
-                options: options,
-                body
-            )
-        } catch let error as ClientError {
-            printError("task-ctl: \(error)")
-            throw ExitCode(2)
-        }
+        return (settings, options)
     }
 }
 

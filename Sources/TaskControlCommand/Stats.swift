@@ -38,12 +38,18 @@ struct StatsDocument: Codable {
         var total_acked: UInt64
         var total_nacked: UInt64
         var total_redelivered: UInt64
+        var total_dead: UInt64
     }
     struct Client: Codable {
         var kind: String
         var address: String
         var name: String
         var leased: UInt64
+        var connected_seconds: UInt64
+        var tasks_done: UInt64?
+        var tasks_failed: UInt64?
+        var worker_uptime_seconds: UInt64?
+        var seconds_since_heartbeat: UInt64?
     }
     var uptime_seconds: UInt64
     var queues: [Queue]
@@ -62,7 +68,8 @@ struct StatsDocument: Codable {
                 total_delivered: $0.totalDelivered,
                 total_acked: $0.totalAcked,
                 total_nacked: $0.totalNacked,
-                total_redelivered: $0.totalRedelivered
+                total_redelivered: $0.totalRedelivered,
+                total_dead: $0.totalDead
             )
         }
         clients = statistics.clients.map {
@@ -70,7 +77,12 @@ struct StatsDocument: Codable {
                 kind: $0.kind == .native ? "native" : "python",
                 address: $0.address,
                 name: $0.name,
-                leased: $0.leased
+                leased: $0.leased,
+                connected_seconds: $0.connectedSeconds,
+                tasks_done: $0.lastReport?.tasksDone,
+                tasks_failed: $0.lastReport?.tasksFailed,
+                worker_uptime_seconds: $0.lastReport?.uptimeSeconds,
+                seconds_since_heartbeat: $0.lastReport == nil ? nil : $0.secondsSinceReport
             )
         }
     }
@@ -80,20 +92,26 @@ struct StatsDocument: Codable {
 enum StatsTable {
     static func render(_ statistics: ServerStatistics) -> String {
         var lines: [[String]] = [
-            ["QUEUE", "DEPTH", "IN FLIGHT", "MAXSIZE", "WAITING", "PUT", "DELIVERED", "ACKED", "NACKED", "REDELIVERED"]
+            [
+                "QUEUE", "DEPTH", "IN FLIGHT", "MAXSIZE", "WAITING", "PUT", "DELIVERED", "ACKED", "NACKED",
+                "REDELIVERED", "DEAD",
+            ]
         ]
         for q in statistics.queues {
             lines.append([
                 q.name, "\(q.depth)", "\(q.inFlight)", q.maxSize == 0 ? "-" : "\(q.maxSize)", "\(q.waitingConsumers)",
                 "\(q.totalPut)", "\(q.totalDelivered)", "\(q.totalAcked)", "\(q.totalNacked)", "\(q.totalRedelivered)",
+                "\(q.totalDead)",
             ])
         }
         var text = table(lines)
         text += "\n\n"
-        var clients: [[String]] = [["CLIENT", "KIND", "ADDRESS", "LEASED"]]
+        var clients: [[String]] = [["CLIENT", "KIND", "ADDRESS", "LEASED", "DONE", "FAILED", "CONNECTED", "HEARTBEAT"]]
         for c in statistics.clients {
             clients.append([
                 c.name.isEmpty ? "-" : c.name, c.kind == .native ? "native" : "python", c.address, "\(c.leased)",
+                c.lastReport.map { "\($0.tasksDone)" } ?? "-", c.lastReport.map { "\($0.tasksFailed)" } ?? "-",
+                "\(c.connectedSeconds) s", c.lastReport == nil ? "-" : "\(c.secondsSinceReport) s ago",
             ])
         }
         text += table(clients)

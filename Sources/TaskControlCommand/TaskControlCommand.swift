@@ -19,7 +19,9 @@ struct TaskControlCommand: AsyncParsableCommand {
               task-ctl stats --json
               task-ctl ping
             """,
-        subcommands: [Batch.self, Put.self, Get.self, Stats.self, Ping.self, Latency.self]
+        subcommands: [
+            Batch.self, Put.self, Get.self, Stats.self, Watch.self, Drain.self, Dead.self, Ping.self, Latency.self,
+        ]
     )
 
     static func main() async {

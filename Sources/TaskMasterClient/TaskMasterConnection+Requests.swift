@@ -63,6 +63,29 @@ extension TaskMasterConnection {
         return statistics
     }
 
+    /// Reports a worker's progress; the master extends every lease this connection holds.
+    public func heartbeat(_ report: WorkerReport) async throws {
+        guard case .pong = try await send(.heartbeat(report)) else { throw unexpected("heartbeat") }
+    }
+
+    /// Up to `maxItems` queued items of `queue`, without taking them (e.g. dead letters).
+    public func peek(_ queue: String, maxItems: Int = 100) async throws -> [Delivery] {
+        let count = UInt32(clamping: max(1, maxItems))
+        guard case .deliveries(let items) = try await send(.peek(queue: queue, maxItems: count)) else {
+            throw unexpected("peek")
+        }
+        return items
+    }
+
+    /// Runs a maintenance operation on `queue`; returns how many items it affected.
+    @discardableResult
+    public func maintain(_ queue: String, _ operation: MaintenanceOperation) async throws -> Int {
+        guard case .acknowledged(let outcome) = try await send(.maintain(queue: queue, operation: operation)) else {
+            throw unexpected("maintain")
+        }
+        return Int(outcome.count)
+    }
+
     /// Measures a round trip to the master.
     public func ping() async throws -> Duration {
         let start = ContinuousClock.now

@@ -34,6 +34,22 @@ public struct MasterConfiguration: Sendable {
     public var allowRemoteShutdown = false
     /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
     public var logLevel = "info"
+    /// Where queued tasks are kept on disk; nil (the default) keeps them in memory only, and
+    /// they are lost when the master stops.
+    public var dataDirectory: String?
+    /// With a data directory: `always` (fsync every commit), `batch` (group commit, the
+    /// default) or `off` (no fsync; survives a crash of the master, not of the machine).
+    public var syncPolicy = "batch"
+    /// Longest wait to gather writes into one commit under `batch`. Default 2 ms.
+    public var syncDelay: Duration = .milliseconds(2)
+    /// How long a delivered task stays leased without an ack or heartbeat. Default 60 s.
+    public var leaseTimeout: Duration = .seconds(60)
+    /// Lease timeout per queue, in seconds.
+    public var queueLeaseTimeouts: [String: Duration] = [:]
+    /// Deliveries after which a task goes to `<queue>.dead`; 0 = never. Default 5.
+    public var maxDeliveries = 5
+    /// Close connections silent for this long (no request, no heartbeat); nil (default) never.
+    public var idleTimeout: Duration?
 
     public init(authKey: Secret) {
         self.authKey = authKey
@@ -82,11 +98,31 @@ public struct MasterConfiguration: Sendable {
             flag: "--allow-remote-shutdown"
         )
         public static let logLevel = Setting("log_level", environment: "TASK_MASTER_LOG_LEVEL", flag: "--log-level")
+        public static let dataDirectory = Setting("data_dir", environment: "TASK_MASTER_DATA_DIR", flag: "--data-dir")
+        public static let syncPolicy = Setting("sync", environment: "TASK_MASTER_SYNC", flag: "--sync")
+        public static let syncDelay = Setting("sync_delay", environment: "TASK_MASTER_SYNC_DELAY", flag: nil)
+        public static let leaseTimeout = Setting(
+            "lease_timeout",
+            environment: "TASK_MASTER_LEASE_TIMEOUT",
+            flag: "--lease-timeout"
+        )
+        public static let queueLeaseTimeouts = Setting("queue_lease_timeout", environment: nil, flag: nil)
+        public static let maxDeliveries = Setting(
+            "max_deliveries",
+            environment: "TASK_MASTER_MAX_DELIVERIES",
+            flag: "--max-deliveries"
+        )
+        public static let idleTimeout = Setting(
+            "idle_timeout",
+            environment: "TASK_MASTER_IDLE_TIMEOUT",
+            flag: "--idle-timeout"
+        )
 
         public static let all: [Setting] = [
             host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections,
             maxItemsPerRequest, defaultMaxSize, queueMaxSizes, maxQueues, acceptLegacyDigests,
-            pythonTypeIDs, allowRemoteShutdown, logLevel,
+            pythonTypeIDs, allowRemoteShutdown, logLevel, dataDirectory, syncPolicy, syncDelay, leaseTimeout,
+            queueLeaseTimeouts, maxDeliveries, idleTimeout,
         ]
     }
 
@@ -131,6 +167,27 @@ public struct MasterConfiguration: Sendable {
                 )
             }
             config.logLevel = level
+        }
+        config.dataDirectory = try reader.string(Keys.dataDirectory)
+        if let policy = try reader.string(Keys.syncPolicy) {
+            guard ["always", "batch", "off"].contains(policy) else {
+                throw ConfigurationError(
+                    .invalidValue,
+                    setting: Keys.syncPolicy.key,
+                    "invalid sync policy \"\(policy)\": expected always, batch or off"
+                )
+            }
+            config.syncPolicy = policy
+        }
+        if let ms = try reader.double(Keys.syncDelay, in: 0...1000) { config.syncDelay = .milliseconds(Int64(ms)) }
+        if let seconds = try reader.double(Keys.leaseTimeout, in: 0.05...86_400) {
+            config.leaseTimeout = .milliseconds(Int64(seconds * 1000))
+        }
+        config.queueLeaseTimeouts = try reader.integerTable(Keys.queueLeaseTimeouts, in: 1...86_400)
+            .mapValues { .seconds($0) }
+        if let count = try reader.int(Keys.maxDeliveries, in: 0...1_000_000) { config.maxDeliveries = count }
+        if let seconds = try reader.double(Keys.idleTimeout, in: 1...86_400 * 30) {
+            config.idleTimeout = .milliseconds(Int64(seconds * 1000))
         }
         return (config, warnings)
     }

@@ -21,6 +21,9 @@ public struct WorkerConfiguration: Sendable {
     public var maxBackoff: Duration = .seconds(30)
     /// Log level. Default info.
     public var logLevel = "info"
+    /// How often the worker reports to the master; each report extends its leases. Keep it
+    /// well under the master's lease timeout. Default 5 s.
+    public var heartbeatInterval: Duration = .seconds(5)
 
     public init(connection: ConnectionSettings) {
         self.connection = connection
@@ -56,10 +59,16 @@ public struct WorkerConfiguration: Sendable {
             flag: "--max-backoff"
         )
         public static let logLevel = Setting("log_level", environment: "TASK_WORKER_LOG_LEVEL", flag: "--log-level")
+        public static let heartbeatInterval = Setting(
+            "heartbeat_interval",
+            environment: "TASK_WORKER_HEARTBEAT_INTERVAL",
+            flag: "--heartbeat-interval"
+        )
 
         public static let all: [Setting] =
             ConnectionSettings.Keys.all + [
                 taskQueue, resultQueue, concurrency, prefetch, exitWhenIdle, pythonManager, maxBackoff, logLevel,
+                heartbeatInterval,
             ]
     }
 
@@ -90,6 +99,9 @@ public struct WorkerConfiguration: Sendable {
         if let python = try reader.bool(Keys.pythonManager) { config.pythonManager = python }
         if let seconds = try reader.double(Keys.maxBackoff, in: 0.01...3600) {
             config.maxBackoff = .milliseconds(Int64(seconds * 1000))
+        }
+        if let seconds = try reader.double(Keys.heartbeatInterval, in: 0.05...3600) {
+            config.heartbeatInterval = .milliseconds(Int64(seconds * 1000))
         }
         if let level = try reader.string(Keys.logLevel) {
             guard LogLevelName.all.contains(level) else {

@@ -22,7 +22,9 @@ struct TaskMasterCommand: AsyncParsableCommand {
               task-master --host 127.0.0.1 --port 0      # any free port; printed on stdout
 
             On SIGTERM or SIGINT the master stops accepting, closes its connections (their leased
-            tasks go back to their queues) and exits 0. Queues live in memory.
+            tasks go back to their queues) and exits 0. Queues live in memory unless --data-dir
+            is given; then every queued and leased task is kept on disk (SQLite, WAL) and restored
+            at start.
             """
     )
 
@@ -60,6 +62,21 @@ struct TaskMasterCommand: AsyncParsableCommand {
     @Option(name: .customLong("default-maxsize"), help: "Capacity of each queue; 0 = unbounded (default).")
     var defaultMaxSize: Int?
 
+    @Option(help: "Keep queued tasks on disk in this directory (default: memory only).")
+    var dataDir: String?
+
+    @Option(help: "With --data-dir: always, batch (group commit, default) or off.")
+    var sync: String?
+
+    @Option(help: "Seconds a delivered task stays leased without an ack or heartbeat (default 60).")
+    var leaseTimeout: Double?
+
+    @Option(help: "Deliveries before a task goes to <queue>.dead; 0 = never (default 5).")
+    var maxDeliveries: Int?
+
+    @Option(help: "Close connections silent for this many seconds (default: never).")
+    var idleTimeout: Double?
+
     @Flag(help: "Let a Python client's shutdown() stop this daemon.")
     var allowRemoteShutdown = false
 
@@ -77,6 +94,11 @@ struct TaskMasterCommand: AsyncParsableCommand {
         flags[MasterConfiguration.Keys.defaultMaxSize.key] = defaultMaxSize.map(String.init)
         flags[MasterConfiguration.Keys.allowRemoteShutdown.key] = allowRemoteShutdown ? "true" : nil
         flags[MasterConfiguration.Keys.logLevel.key] = logLevel
+        flags[MasterConfiguration.Keys.dataDirectory.key] = dataDir
+        flags[MasterConfiguration.Keys.syncPolicy.key] = sync
+        flags[MasterConfiguration.Keys.leaseTimeout.key] = leaseTimeout.map { "\($0)" }
+        flags[MasterConfiguration.Keys.maxDeliveries.key] = maxDeliveries.map(String.init)
+        flags[MasterConfiguration.Keys.idleTimeout.key] = idleTimeout.map { "\($0)" }
 
         let configuration: MasterConfiguration
         let warnings: [String]

@@ -9,6 +9,8 @@ public struct ServerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let bindFailed = Code("bindFailed")
         /// The authkey can't be used.
         public static let invalidAuthKey = Code("invalidAuthKey")
+        /// The data directory can't be opened or read.
+        public static let storageFailed = Code("storageFailed")
 
         public var description: String { name }
     }

@@ -4,6 +4,7 @@ import NIOPosix
 import ServiceLifecycle
 import TaskMasterConfiguration
 import TaskQueue
+import TaskStorage
 import TaskWire
 
 /// The task-master daemon: serves named queues over TCP to native and Python clients,
@@ -40,14 +41,14 @@ public struct TaskMasterServer: Service {
         guard let key = AuthKey(bytes: configuration.authKey.bytes) else {
             throw ServerError(.invalidAuthKey, "the authkey is empty; give a non-empty key")
         }
-        let engine = QueueEngine(
-            limits: QueueLimits(
-                defaultMaxSize: configuration.defaultMaxSize,
-                maxSizes: configuration.queueMaxSizes,
-                maxQueues: configuration.maxQueues
-            ),
-            clock: clock
-        )
+        let (engine, writer): (QueueEngine, StoreWriter?)
+        do {
+            (engine, writer) = try openQueues()
+        } catch let error as StorageError {
+            throw ServerError(.storageFailed, error.description)
+        } catch {
+            throw ServerError(.storageFailed, "can't restore the queues: \(error)")
+        }
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let authFailures = AuthFailureTracker()
         let configuration = self.configuration
@@ -102,6 +103,8 @@ public struct TaskMasterServer: Service {
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
+                let reaper = Task { await engine.runLeaseReaper(every: Self.reaperInterval(configuration)) }
+                defer { reaper.cancel() }
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
                         group.addTask {
@@ -119,7 +122,56 @@ public struct TaskMasterServer: Service {
         }
         engine.shutDown()
         let left = engine.snapshot().reduce(0) { $0 + $1.depth }
-        logger.info("task-master stopped", metadata: ["queued_tasks_dropped": "\(left)"])
+        if let writer {
+            writer.stop()  // whatever is still pending reaches the disk before we exit
+            logger.info("task-master stopped", metadata: ["queued_tasks_kept": "\(left)"])
+        } else {
+            logger.info("task-master stopped", metadata: ["queued_tasks_dropped": "\(left)"])
+        }
+    }
+
+    /// The engine, restored from the data directory and journaling to it when there is one.
+    private func openQueues() throws -> (QueueEngine, StoreWriter?) {
+        let limits = QueueLimits(
+            defaultMaxSize: configuration.defaultMaxSize,
+            maxSizes: configuration.queueMaxSizes,
+            maxQueues: configuration.maxQueues,
+            leaseTimeout: configuration.leaseTimeout,
+            leaseTimeouts: configuration.queueLeaseTimeouts,
+            maxDeliveries: configuration.maxDeliveries
+        )
+        guard let directory = configuration.dataDirectory else {
+            logger.notice("queues are kept in memory only (no --data-dir): queued tasks are lost when the master stops")
+            return (try QueueEngine(limits: limits, clock: clock), nil)
+        }
+        let policy = SyncPolicy(rawValue: configuration.syncPolicy) ?? .batch
+        let store = try SQLiteTaskStore(directory: directory, syncPolicy: policy)
+        let restored = try store.loadAll()
+        let journal = Journal()
+        let engine = try QueueEngine(
+            limits: limits,
+            clock: clock,
+            journal: journal,
+            waitsForDurability: policy != .off,
+            restoring: restored
+        )
+        let logger = self.logger
+        let writer = StoreWriter(store: store, journal: journal, batchDelay: configuration.syncDelay) { failure in
+            logger.critical("\(failure.description); stop the master and check the disk")
+        }
+        writer.start()
+        logger.info(
+            "queues restored from the data directory",
+            metadata: ["path": "\(store.path)", "tasks": "\(restored.count)", "sync": "\(policy.rawValue)"]
+        )
+        return (engine, writer)
+    }
+
+    /// How often leases are checked: often enough to end an expired one within a fraction of
+    /// the shortest timeout, at most once a second.
+    static func reaperInterval(_ configuration: MasterConfiguration) -> Duration {
+        let shortest = ([configuration.leaseTimeout] + configuration.queueLeaseTimeouts.values).min() ?? .seconds(60)
+        return max(.milliseconds(10), min(.seconds(1), shortest / 10))
     }
 }
 

@@ -1,5 +1,6 @@
 /// Everything the engine holds, mutated only under its lock. Operations record the waiters
-/// they wake in `resumptions`, which the engine runs after unlocking.
+/// they wake in `resumptions`, which the engine runs after unlocking, and the changes a store
+/// must make in `journal`, in order.
 ///
 /// Queues live in an array (index = queue id) and are changed in place through it.
 struct EngineState {
@@ -9,9 +10,44 @@ struct EngineState {
     private(set) var leases = LeaseTable()
     private var nextTaskID: TaskID = 1
     private(set) var isShutDown = false
+    /// Changes for the store, appended in the order they happen; nil without a store.
+    let journal: Journal?
+    /// Mutations of the current operation, appended to the journal in one go.
+    private var changes: [StoreMutation] = []
+    /// The engine's time (elapsed since it started), set by the engine as each operation
+    /// begins; leases end at this time plus their timeout.
+    var clockNow: Duration = .zero
 
-    init(limits: QueueLimits) {
+    init(limits: QueueLimits, journal: Journal?) {
         self.limits = limits
+        self.journal = journal
+    }
+
+    /// Puts tasks read back from a store into their queues, in id order, as queued (leases
+    /// end with the process that held them).
+    mutating func restore(_ tasks: [StoredTask]) throws(QueueError) {
+        for task in tasks.sorted(by: { $0.id < $1.id }) {
+            let q = try queueID(named: task.queue)
+            queues[q].items.append(
+                QueuedTask(
+                    id: task.id,
+                    reference: task.reference,
+                    attempt: task.attempt,
+                    payload: task.payload,
+                    error: task.error
+                )
+            )
+            queues[q].unfinished += 1
+            nextTaskID = max(nextTaskID, task.id + 1)
+        }
+    }
+
+    /// Sends this operation's changes to the journal; returns the sequence number to wait for.
+    mutating func commitChanges() -> UInt64 {
+        guard let journal, !changes.isEmpty else { return 0 }
+        let sequence = journal.append(changes)
+        changes.removeAll(keepingCapacity: true)
+        return sequence
     }
 
     /// The id of the queue called `name`, creating the queue on first use.
@@ -58,8 +94,22 @@ struct EngineState {
         var ids: [TaskID] = []
         ids.reserveCapacity(tasks.underestimatedCount)
         var next = nextTaskID
+        let journaling = journal != nil
         for task in tasks {
             queues[q].items.append(QueuedTask(id: next, reference: task.reference, attempt: 0, payload: task.payload))
+            if journaling {
+                changes.append(
+                    .insert(
+                        StoredTask(
+                            id: next,
+                            queue: queues[q].name,
+                            reference: task.reference,
+                            attempt: 0,
+                            payload: task.payload
+                        )
+                    )
+                )
+            }
             ids.append(next)
             next += 1
         }
@@ -135,11 +185,12 @@ struct EngineState {
         var tasks: [QueuedTask] = []
         tasks.reserveCapacity(count)
         var redelivered: UInt64 = 0
+        let expires = clockNow + limits.leaseTimeout(of: queues[q].name)
         for _ in 0..<count {
             var task = queues[q].items.removeFirst()
             task.attempt += 1
             if task.attempt > 1 { redelivered += 1 }
-            leases.add(task, queue: q, consumer: consumer)
+            leases.add(task, queue: q, consumer: consumer, expires: expires)
             tasks.append(task)
         }
         queues[q].totalRedelivered += redelivered
@@ -190,6 +241,12 @@ struct EngineState {
                 )
             )
         }
+    }
+
+    /// Tasks at the front of a queue, left where they are (for inspecting dead letters).
+    func peek(_ name: String, maxItems: Int) -> [QueuedTask] {
+        guard let q = queueIDs[name] else { return [] }
+        return Array(queues[q].items.prefix(maxItems))
     }
 
     // MARK: Settling waiters
@@ -250,7 +307,7 @@ struct EngineState {
         }
     }
 
-    // MARK: Ack, nack, release
+    // MARK: Ack, nack, release, expiry
 
     /// Settles leased tasks: acknowledged (done), or given back to the front of the queue.
     /// Returns the outcome and, per id, whether it was settled.
@@ -260,6 +317,7 @@ struct EngineState {
         consumer: ConsumerID,
         requeue: Bool,
         markDone: Bool,
+        reason: String = "given back by its consumer",
         resumptions: inout [Resumption]
     ) -> (AckResult, settled: [Bool]) {
         guard let q = queueIDs[name] else {
@@ -270,6 +328,7 @@ struct EngineState {
         var settled: [Bool] = []
         settled.reserveCapacity(ids.count)
         var count = 0
+        let journaling = journal != nil
         for id in ids {
             guard let lease = leases.remove(id, queue: q, consumer: consumer) else {
                 unknown.append(id)
@@ -278,18 +337,64 @@ struct EngineState {
             }
             count += 1
             settled.append(true)
-            if requeue { returned.append(lease.task) }
+            if requeue {
+                returned.append(lease.task)
+            } else if journaling {
+                changes.append(.delete(id))
+            }
         }
-        queues[q].inFlight -= count
         if requeue {
+            queues[q].inFlight -= count
             queues[q].totalNacked += UInt64(count)
-            queues[q].requeueAtFront(returned)
+            giveBack(returned, to: q, reason: reason, resumptions: &resumptions)
         } else {
+            queues[q].inFlight -= count
             queues[q].totalAcked += UInt64(count)
             if markDone { queues[q].unfinished = max(0, queues[q].unfinished - count) }
+            settle(q, resumptions: &resumptions)
+        }
+        return (AckResult(count: count, unknown: unknown), settled)
+    }
+
+    /// Puts tasks whose delivery failed back at the front of queue `q` — or, past the
+    /// delivery limit, on its dead-letter queue. The caller has already counted them out of
+    /// the queue's in-flight number.
+    private mutating func giveBack(_ tasks: [QueuedTask], to q: Int, reason: String, resumptions: inout [Resumption]) {
+        guard !tasks.isEmpty else { return }
+        let maxDeliveries = limits.maxDeliveries
+        var again: [QueuedTask] = []
+        var dead: [QueuedTask] = []
+        for var task in tasks {
+            task.error = reason
+            if maxDeliveries > 0, task.attempt >= UInt32(clamping: maxDeliveries) {
+                task.error = "\(reason) (delivery \(task.attempt) of \(maxDeliveries); gave up)"
+                dead.append(task)
+            } else {
+                again.append(task)
+            }
+        }
+        queues[q].requeueAtFront(again)
+        if !dead.isEmpty, !queues[q].name.hasSuffix(".dead") {
+            let deadName = QueueLimits.deadLetterQueue(of: queues[q].name)
+            if let d = try? queueID(named: deadName) {
+                queues[q].totalDead += UInt64(dead.count)
+                for task in dead {
+                    queues[d].items.append(task)
+                    queues[d].totalPut += 1
+                    if journal != nil {
+                        changes.append(.move(task.id, queue: deadName, attempt: task.attempt, error: task.error))
+                    }
+                }
+                // Dead letters are not waited for by join(): they are done with, badly.
+                queues[q].unfinished = max(0, queues[q].unfinished - dead.count)
+                settle(d, resumptions: &resumptions)
+            } else {
+                queues[q].requeueAtFront(dead)  // no room for another queue: keep them where they were
+            }
+        } else if !dead.isEmpty {
+            queues[q].requeueAtFront(dead)
         }
         settle(q, resumptions: &resumptions)
-        return (AckResult(count: count, unknown: unknown), settled)
     }
 
     /// Atomically acknowledges tasks and appends the results that answer them. Results for
@@ -328,17 +433,65 @@ struct EngineState {
 
     /// Gives every task leased to `consumer` back to the front of its queue.
     mutating func release(_ consumer: ConsumerID, resumptions: inout [Resumption]) -> Int {
-        returnLeases(leases.removeAll(of: consumer), resumptions: &resumptions)
+        returnLeases(leases.removeAll(of: consumer), reason: "its consumer disconnected", resumptions: &resumptions)
     }
 
-    private mutating func returnLeases(_ returned: [LeaseTable.Lease], resumptions: inout [Resumption]) -> Int {
+    /// Ends the leases that ran out: their consumers neither acknowledged nor sent a heartbeat.
+    mutating func expireLeases(resumptions: inout [Resumption]) -> Int {
+        returnLeases(leases.removeExpired(before: clockNow), reason: "its lease expired", resumptions: &resumptions)
+    }
+
+    /// Extends every lease `consumer` holds, from now.
+    mutating func extendLeases(of consumer: ConsumerID) -> Int {
+        let now = clockNow
+        let names = queues.map(\.name)
+        return leases.extend(of: consumer) { q in now + limits.leaseTimeout(of: names[q]) }
+    }
+
+    private mutating func returnLeases(
+        _ returned: [LeaseTable.Lease],
+        reason: String,
+        resumptions: inout [Resumption]
+    ) -> Int {
         let byQueue = Dictionary(grouping: returned, by: \.queue)
         for (q, leases) in byQueue {
             queues[q].inFlight -= leases.count
-            queues[q].requeueAtFront(leases.map(\.task))
-            settle(q, resumptions: &resumptions)
+            giveBack(leases.map(\.task), to: q, reason: reason, resumptions: &resumptions)
         }
         return returned.count
+    }
+
+    // MARK: Dead letters
+
+    /// Moves every task of `deadQueue` back to the queue it came from, with fresh attempts.
+    mutating func requeueDead(_ deadQueue: String, resumptions: inout [Resumption]) throws(QueueError) -> Int {
+        guard deadQueue.hasSuffix(".dead"), let d = queueIDs[deadQueue] else { return 0 }
+        let origin = String(deadQueue.dropLast(".dead".count))
+        let q = try queueID(named: origin)
+        var moved = 0
+        while var task = queues[d].items.popFirst() {
+            task.attempt = 0
+            task.error = nil
+            queues[q].items.append(task)
+            queues[q].unfinished += 1
+            if journal != nil { changes.append(.move(task.id, queue: origin, attempt: 0, error: nil)) }
+            moved += 1
+        }
+        settle(q, resumptions: &resumptions)
+        return moved
+    }
+
+    /// Deletes every queued (not leased) task of a queue.
+    mutating func purge(_ name: String, resumptions: inout [Resumption]) -> Int {
+        guard let q = queueIDs[name] else { return 0 }
+        let purged = queues[q].items.count
+        if journal != nil {
+            for task in queues[q].items { changes.append(.delete(task.id)) }
+        }
+        queues[q].items.removeAll()
+        queues[q].unfinished = max(0, queues[q].unfinished - purged)
+        settle(q, resumptions: &resumptions)
+        return purged
     }
 
     // MARK: Python's task_done / join
@@ -389,6 +542,12 @@ struct EngineState {
             queues[q].joiners = []
         }
         // With the waiters gone, returned tasks stay queued instead of being handed out again.
-        _ = returnLeases(leases.removeAll(), resumptions: &resumptions)
+        // Shutting down is not the tasks' fault: their attempts don't count against them.
+        for lease in leases.removeAll() {
+            var task = lease.task
+            task.attempt = max(0, task.attempt - 1)
+            queues[lease.queue].inFlight -= 1
+            queues[lease.queue].requeueAtFront([task])
+        }
     }
 }

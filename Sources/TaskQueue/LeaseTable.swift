@@ -5,6 +5,8 @@ struct LeaseTable {
         var queue: Int
         var consumer: ConsumerID
         var task: QueuedTask
+        /// When the lease ends without an ack or a heartbeat (engine time).
+        var expires: Duration
     }
 
     private var leases: [TaskID: Lease] = [:]
@@ -18,9 +20,32 @@ struct LeaseTable {
 
     func count(of consumer: ConsumerID) -> Int { countByConsumer[consumer, default: 0] }
 
-    mutating func add(_ task: QueuedTask, queue: Int, consumer: ConsumerID) {
-        leases[task.id] = Lease(queue: queue, consumer: consumer, task: task)
+    mutating func add(_ task: QueuedTask, queue: Int, consumer: ConsumerID, expires: Duration) {
+        leases[task.id] = Lease(queue: queue, consumer: consumer, task: task, expires: expires)
         countByConsumer[consumer, default: 0] += 1
+    }
+
+    /// Pushes back the end of every lease `consumer` holds: it is alive and working.
+    mutating func extend(of consumer: ConsumerID, until expires: (Int) -> Duration) -> Int {
+        guard countByConsumer[consumer] != nil else { return 0 }
+        var count = 0
+        for (id, lease) in leases where lease.consumer == consumer {
+            leases[id]?.expires = expires(lease.queue)
+            count += 1
+        }
+        return count
+    }
+
+    /// Removes and returns the leases that ended before `now`. Scans the table: it holds only
+    /// what is in flight, and runs about once a second.
+    mutating func removeExpired(before now: Duration) -> [Lease] {
+        var expired: [Lease] = []
+        for (id, lease) in leases where lease.expires <= now {
+            expired.append(lease)
+            leases[id] = nil
+            decrement(lease.consumer)
+        }
+        return expired
     }
 
     /// Removes the lease on `id` if `consumer` holds it in `queue`.

@@ -35,6 +35,7 @@ struct NamedQueue {
     var totalAcked: UInt64 = 0
     var totalNacked: UInt64 = 0
     var totalRedelivered: UInt64 = 0
+    var totalDead: UInt64 = 0
 
     init(name: String, maxSize: Int) {
         self.name = name
@@ -65,7 +66,8 @@ struct NamedQueue {
             totalDelivered: totalDelivered,
             totalAcked: totalAcked,
             totalNacked: totalNacked,
-            totalRedelivered: totalRedelivered
+            totalRedelivered: totalRedelivered,
+            totalDead: totalDead
         )
     }
 }

@@ -4,26 +4,89 @@ import Synchronization
 /// capacity limits, and leases that keep delivered tasks until they are acknowledged.
 ///
 /// Delivery is at-least-once: a task handed to a consumer is leased to it; if the consumer
-/// goes away (``release(consumer:)``) or gives it back (``nack(_:in:consumer:)``) the task
-/// returns to the front of its queue and is delivered again.
+/// goes away (``release(consumer:)``), gives it back (``nack(_:in:consumer:)``), or lets the
+/// lease run out (``expireLeases()``), the task returns to the front of its queue and is
+/// delivered again — or, after `maxDeliveries`, moves to `<queue>.dead`.
 ///
-/// All state sits behind one lock and no waiter is resumed while it is held. Waits are
-/// timed with the injected clock, so tests can drive time by hand.
+/// With a ``Journal`` every change to the queued tasks is also recorded for a store, and
+/// operations that change them return only once the store has made them durable.
+///
+/// All state sits behind one lock and no waiter is resumed while it is held. Time comes from
+/// the injected clock, so tests can drive waits and lease timeouts by hand.
 public final class QueueEngine: Sendable {
     private let state: Mutex<EngineState>
     private let waiterIDs = Atomic<UInt64>(1)
     private let clock: any Clock<Duration>
+    private let elapsed: @Sendable () -> Duration
+    private let journal: Journal?
+    private let waitsForDurability: Bool
 
     /// - Parameters:
-    ///   - limits: capacities; queues are unbounded by default.
-    ///   - clock: the clock that times waits.
-    public init(limits: QueueLimits = QueueLimits(), clock: any Clock<Duration> = ContinuousClock()) {
-        self.state = Mutex(EngineState(limits: limits))
+    ///   - limits: capacities, lease timeouts and the delivery limit.
+    ///   - clock: the clock that times waits and leases.
+    ///   - journal: where changes go for a store; nil keeps queues in memory only.
+    ///   - waitsForDurability: whether changing operations wait until the store has them
+    ///     (false for a store that syncs lazily).
+    ///   - restoring: tasks read back from the store, queued again in id order.
+    public init(
+        limits: QueueLimits = QueueLimits(),
+        clock: any Clock<Duration> = ContinuousClock(),
+        journal: Journal? = nil,
+        waitsForDurability: Bool = true,
+        restoring tasks: [StoredTask] = []
+    ) throws(QueueError) {
+        var initial = EngineState(limits: limits, journal: journal)
+        try initial.restore(tasks)
+        self.state = Mutex(initial)
         self.clock = clock
+        self.elapsed = Self.stopwatch(clock)
+        self.journal = journal
+        self.waitsForDurability = waitsForDurability
+    }
+
+    /// Time since `clock`'s now, as a function (opens the existential clock once).
+    private static func stopwatch<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
     }
 
     private func nextWaiterID() -> UInt64 {
         waiterIDs.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
+    /// Runs `body` under the lock with the engine's time set; sends its store changes to the
+    /// journal; runs the resumptions after unlocking.
+    private func locked<T>(_ body: (inout EngineState) -> (T, [Resumption])) -> T {
+        let now = elapsed()
+        let (value, resumptions) = state.withLock { state in
+            state.clockNow = now
+            let result = body(&state)
+            _ = state.commitChanges()
+            return result
+        }
+        resumptions.run()
+        return value
+    }
+
+    private func lockedThrowing<T>(
+        _ body: (inout EngineState) throws(QueueError) -> (T, [Resumption])
+    )
+        throws(QueueError) -> T
+    {
+        let now = elapsed()
+        let (value, resumptions): (T, [Resumption]) = try state.withLock { (state) throws(QueueError) in
+            state.clockNow = now
+            defer { _ = state.commitChanges() }
+            return try body(&state)
+        }
+        resumptions.run()
+        return value
+    }
+
+    /// Waits until everything changed so far is durable, when the store asks for that.
+    private func durable() async {
+        guard let journal, waitsForDurability else { return }
+        await journal.waitUntilDurable(journal.lastAppended)
     }
 
     private func makeTimer(waiterID: UInt64, queue: String) -> (Duration) -> Task<Void, Never> {
@@ -40,44 +103,51 @@ public final class QueueEngine: Sendable {
     }
 
     private func endWaiter(_ waiterID: UInt64, in queue: String, cancelled: Bool) {
-        state.withLock { state in
+        locked { state in
             var resumptions: [Resumption] = []
             state.endWaiter(waiterID, in: queue, cancelled: cancelled, resumptions: &resumptions)
-            return resumptions
-        }.run()
+            return ((), resumptions)
+        }
     }
 
     // MARK: Producing
 
-    /// Appends `tasks` to `queue` in order and returns their ids.
+    /// Appends `tasks` to `queue` in order and returns their ids, once they are durable.
     ///
     /// On a bounded queue the items go in as room appears, behind earlier waiting puts.
     /// - Throws: ``QueueError`` `.queueFull` (with the ids put so far) when the wait runs out,
     ///   `.invalidQueueName`, `.tooManyQueues`, `.shuttingDown`; `CancellationError`.
     public func put(_ tasks: [NewTask], into queue: String, wait: WaitLimit = .forever) async throws -> [TaskID] {
         let waiterID = nextWaiterID()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[TaskID], any Error>) in
-                state.withLock { state in
-                    var resumptions: [Resumption] = []
-                    if Task.isCancelled {
-                        resumptions.append(.putFailed(continuation, CancellationError(), timer: nil))
-                    } else {
-                        state.put(
-                            tasks,
-                            into: queue,
-                            wait: wait,
-                            waiterID: waiterID,
-                            continuation: continuation,
-                            makeTimer: makeTimer(waiterID: waiterID, queue: queue),
-                            resumptions: &resumptions
-                        )
+        do {
+            let ids = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[TaskID], any Error>) in
+                    locked { state in
+                        var resumptions: [Resumption] = []
+                        if Task.isCancelled {
+                            resumptions.append(.putFailed(continuation, CancellationError(), timer: nil))
+                        } else {
+                            state.put(
+                                tasks,
+                                into: queue,
+                                wait: wait,
+                                waiterID: waiterID,
+                                continuation: continuation,
+                                makeTimer: makeTimer(waiterID: waiterID, queue: queue),
+                                resumptions: &resumptions
+                            )
+                        }
+                        return ((), resumptions)
                     }
-                    return resumptions
-                }.run()
+                }
+            } onCancel: {
+                endWaiter(waiterID, in: queue, cancelled: true)
             }
-        } onCancel: {
-            endWaiter(waiterID, in: queue, cancelled: true)
+            await durable()
+            return ids
+        } catch let error as QueueError where !error.acceptedIDs.isEmpty {
+            await durable()  // what went in before the wait ran out is reported as put
+            throw error
         }
     }
 
@@ -98,7 +168,7 @@ public final class QueueEngine: Sendable {
         let waiterID = nextWaiterID()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[QueuedTask], any Error>) in
-                state.withLock { state in
+                locked { state in
                     var resumptions: [Resumption] = []
                     if Task.isCancelled {
                         resumptions.append(.getFailed(continuation, CancellationError(), timer: nil))
@@ -114,68 +184,68 @@ public final class QueueEngine: Sendable {
                             resumptions: &resumptions
                         )
                     }
-                    return resumptions
-                }.run()
+                    return ((), resumptions)
+                }
             }
         } onCancel: {
             endWaiter(waiterID, in: queue, cancelled: true)
         }
     }
 
-    /// Acknowledges leased tasks: they are done and forgotten.
+    /// Acknowledges leased tasks: they are done and forgotten (durably, with a store).
     ///
     /// - Parameter markDone: whether this counts as `task_done()` for ``join(_:)``.
     ///   Python's `get` acknowledges its delivery without marking it done.
     @discardableResult
-    public func ack(_ ids: [TaskID], in queue: String, consumer: ConsumerID, markDone: Bool = true) -> AckResult {
-        runAfterUnlock(
-            state.withLock { state in
-                var resumptions: [Resumption] = []
-                let (result, _) = state.settleLeases(
-                    ids,
-                    in: queue,
-                    consumer: consumer,
-                    requeue: false,
-                    markDone: markDone,
-                    resumptions: &resumptions
-                )
-                return (result, resumptions)
-            }
-        )
+    public func ack(_ ids: [TaskID], in queue: String, consumer: ConsumerID, markDone: Bool = true) async -> AckResult {
+        let result = locked { state in
+            var resumptions: [Resumption] = []
+            let (result, _) = state.settleLeases(
+                ids,
+                in: queue,
+                consumer: consumer,
+                requeue: false,
+                markDone: markDone,
+                resumptions: &resumptions
+            )
+            return (result, resumptions)
+        }
+        await durable()
+        return result
     }
 
-    /// Gives leased tasks back: they return to the front of their queue and are delivered again.
+    /// Gives leased tasks back: they return to the front of their queue and are delivered
+    /// again (or dead-lettered past the delivery limit).
     @discardableResult
-    public func nack(_ ids: [TaskID], in queue: String, consumer: ConsumerID) -> AckResult {
-        runAfterUnlock(
-            state.withLock { state in
-                var resumptions: [Resumption] = []
-                let (result, _) = state.settleLeases(
-                    ids,
-                    in: queue,
-                    consumer: consumer,
-                    requeue: true,
-                    markDone: false,
-                    resumptions: &resumptions
-                )
-                return (result, resumptions)
-            }
-        )
+    public func nack(_ ids: [TaskID], in queue: String, consumer: ConsumerID) async -> AckResult {
+        let result = locked { state in
+            var resumptions: [Resumption] = []
+            let (result, _) = state.settleLeases(
+                ids,
+                in: queue,
+                consumer: consumer,
+                requeue: true,
+                markDone: false,
+                resumptions: &resumptions
+            )
+            return (result, resumptions)
+        }
+        await durable()
+        return result
     }
 
     /// Atomically acknowledges `ids` in `taskQueue` and appends to `resultQueue` each result
     /// whose `reference` is one of the acknowledged tasks. Results for tasks that are no longer
     /// leased to `consumer` are dropped, so every task gets at most one result.
-    /// Returns the ack outcome and the ids of the results kept.
+    /// Returns the ack outcome and the ids of the results kept, once durable.
     public func complete(
         _ ids: [TaskID],
         in taskQueue: String,
         consumer: ConsumerID,
         results: [NewTask],
         into resultQueue: String
-    ) throws(QueueError) -> (AckResult, [TaskID]) {
-        let (outcome, resumptions): ((AckResult, [TaskID]), [Resumption]) = try state.withLock {
-            (state) throws(QueueError) in
+    ) async throws(QueueError) -> (AckResult, [TaskID]) {
+        let outcome = try lockedThrowing { (state) throws(QueueError) in
             var resumptions: [Resumption] = []
             let outcome = try state.complete(
                 ids,
@@ -187,7 +257,7 @@ public final class QueueEngine: Sendable {
             )
             return (outcome, resumptions)
         }
-        resumptions.run()
+        await durable()
         return outcome
     }
 
@@ -195,35 +265,95 @@ public final class QueueEngine: Sendable {
     /// consumer's connection ends. Returns how many tasks went back.
     @discardableResult
     public func release(consumer: ConsumerID) -> Int {
-        runAfterUnlock(
-            state.withLock { state in
-                var resumptions: [Resumption] = []
-                let count = state.release(consumer, resumptions: &resumptions)
-                return (count, resumptions)
+        locked { state in
+            var resumptions: [Resumption] = []
+            let count = state.release(consumer, resumptions: &resumptions)
+            return (count, resumptions)
+        }
+    }
+
+    // MARK: Leases
+
+    /// Extends every lease `consumer` holds by its queue's lease timeout, from now: the
+    /// consumer's heartbeat. Returns how many leases it holds.
+    @discardableResult
+    public func extendLeases(consumer: ConsumerID) -> Int {
+        locked { state in (state.extendLeases(of: consumer), []) }
+    }
+
+    /// Ends every lease that ran out: the task goes back to its queue (or to the dead-letter
+    /// queue past the delivery limit). Returns how many ended.
+    @discardableResult
+    public func expireLeases() -> Int {
+        locked { state in
+            var resumptions: [Resumption] = []
+            let count = state.expireLeases(resumptions: &resumptions)
+            return (count, resumptions)
+        }
+    }
+
+    /// Expires leases every `interval` until cancelled. Run it beside the server.
+    public func runLeaseReaper(every interval: Duration) async {
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: interval)
+            } catch {
+                return
             }
-        )
+            expireLeases()
+        }
+    }
+
+    // MARK: Dead letters and maintenance
+
+    /// Up to `maxItems` queued tasks of `queue`, left in place.
+    public func peek(_ queue: String, maxItems: Int) -> [QueuedTask] {
+        state.withLock { $0.peek(queue, maxItems: maxItems) }
+    }
+
+    /// Moves every task of the dead-letter queue `deadQueue` (`<queue>.dead`) back to
+    /// `<queue>`, with fresh attempts. Returns how many moved.
+    public func requeueDead(_ deadQueue: String) async throws(QueueError) -> Int {
+        let moved = try lockedThrowing { (state) throws(QueueError) in
+            var resumptions: [Resumption] = []
+            let moved = try state.requeueDead(deadQueue, resumptions: &resumptions)
+            return (moved, resumptions)
+        }
+        await durable()
+        return moved
+    }
+
+    /// Deletes every queued task of `queue` (leased ones are left to their consumers).
+    /// Returns how many were deleted.
+    public func purge(_ queue: String) async -> Int {
+        let purged = locked { state in
+            var resumptions: [Resumption] = []
+            let purged = state.purge(queue, resumptions: &resumptions)
+            return (purged, resumptions)
+        }
+        await durable()
+        return purged
     }
 
     // MARK: Python's task_done and join
 
     /// Marks one item of `queue` done, as Python's `Queue.task_done()`.
     public func taskDone(_ queue: String) throws(QueueError) {
-        let resumptions: [Resumption] = try state.withLock { (state) throws(QueueError) in
+        try lockedThrowing { (state) throws(QueueError) in
             var resumptions: [Resumption] = []
             try state.taskDone(queue, resumptions: &resumptions)
-            return resumptions
+            return ((), resumptions)
         }
-        resumptions.run()
     }
 
     /// Waits until every item put on `queue` is done, as Python's `Queue.join()`.
     public func join(_ queue: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            state.withLock { state in
+            locked { state in
                 var resumptions: [Resumption] = []
                 state.join(queue, continuation: continuation, resumptions: &resumptions)
-                return resumptions
-            }.run()
+                return ((), resumptions)
+            }
         }
     }
 
@@ -252,10 +382,10 @@ public final class QueueEngine: Sendable {
     /// Fails every waiting get, put and join with `.shuttingDown`, refuses new ones, and
     /// returns every leased task to its queue.
     public func shutDown() {
-        state.withLock { state in
+        locked { state in
             var resumptions: [Resumption] = []
             state.shutDown(resumptions: &resumptions)
-            return resumptions
-        }.run()
+            return ((), resumptions)
+        }
     }
 }

@@ -9,17 +9,40 @@ public struct QueueLimits: Hashable, Sendable {
     public var maxQueues: Int
     /// Longest queue name in UTF-8 bytes. Default 200.
     public var maxNameLength: Int
+    /// How long a delivered task stays leased without an ack or a heartbeat from its consumer
+    /// before it goes back to its queue. Default 60 s.
+    public var leaseTimeout: Duration
+    /// Lease timeout per queue name.
+    public var leaseTimeouts: [String: Duration]
+    /// Deliveries after which a task that keeps coming back goes to `<queue>.dead` instead.
+    /// 0 means never. Default 5.
+    public var maxDeliveries: Int
 
     public init(
         defaultMaxSize: Int = 0,
         maxSizes: [String: Int] = [:],
         maxQueues: Int = 10_000,
-        maxNameLength: Int = 200
+        maxNameLength: Int = 200,
+        leaseTimeout: Duration = .seconds(60),
+        leaseTimeouts: [String: Duration] = [:],
+        maxDeliveries: Int = 5
     ) {
+        self.leaseTimeout = leaseTimeout
+        self.leaseTimeouts = leaseTimeouts
+        self.maxDeliveries = maxDeliveries
         self.defaultMaxSize = defaultMaxSize
         self.maxSizes = maxSizes
         self.maxQueues = maxQueues
         self.maxNameLength = maxNameLength
+    }
+
+    func leaseTimeout(of queue: String) -> Duration {
+        leaseTimeouts[queue] ?? leaseTimeout
+    }
+
+    /// The queue a task of `queue` goes to when it is given up on.
+    public static func deadLetterQueue(of queue: String) -> String {
+        queue + ".dead"
     }
 
     func maxSize(of queue: String) -> Int {

@@ -17,6 +17,8 @@ public struct QueueSnapshot: Hashable, Sendable {
     public var totalNacked: UInt64
     /// Deliveries of items that had been delivered before.
     public var totalRedelivered: UInt64
+    /// Items moved to the dead-letter queue after too many deliveries.
+    public var totalDead: UInt64
 }
 
 /// The outcome of an ack or nack.

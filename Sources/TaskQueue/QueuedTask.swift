@@ -24,11 +24,14 @@ public struct QueuedTask: Hashable, Sendable {
     /// How many times it has been handed out (this delivery included, once leased).
     public var attempt: UInt32
     public var payload: [UInt8]
+    /// Why its last delivery failed (lease expired, consumer gone, given back), if it did.
+    public var error: String?
 
-    public init(id: TaskID, reference: TaskID, attempt: UInt32, payload: [UInt8]) {
+    public init(id: TaskID, reference: TaskID, attempt: UInt32, payload: [UInt8], error: String? = nil) {
         self.id = id
         self.reference = reference
         self.attempt = attempt
         self.payload = payload
+        self.error = error
     }
 }

@@ -35,9 +35,3 @@ extension Array where Element == Resumption {
         for resumption in self { resumption.run() }
     }
 }
-
-/// Runs the resumptions of a locked operation and returns its value.
-func runAfterUnlock<T>(_ pair: (T, [Resumption])) -> T {
-    pair.1.run()
-    return pair.0
-}

@@ -68,6 +68,9 @@ struct TaskWorkerCommand: AsyncParsableCommand {
     @Option(help: "Longest pause between reconnection attempts, in seconds (default 30).")
     var maxBackoff: Double?
 
+    @Option(help: "Seconds between heartbeats, which keep leases alive (default 5).")
+    var heartbeatInterval: Double?
+
     @Option(help: "Largest frame accepted from the master, in bytes (default 16 MiB).")
     var maxFrameBytes: Int?
 
@@ -92,6 +95,7 @@ struct TaskWorkerCommand: AsyncParsableCommand {
         flags[ConnectionSettings.Keys.maxFrameBytes.key] = maxFrameBytes.map(String.init)
         flags[ConnectionSettings.Keys.handshakeTimeout.key] = handshakeTimeout.map { "\($0)" }
         flags[Keys.logLevel.key] = logLevel
+        flags[Keys.heartbeatInterval.key] = heartbeatInterval.map { "\($0)" }
 
         let configuration: WorkerConfiguration
         let warnings: [String]

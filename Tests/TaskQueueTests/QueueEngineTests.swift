@@ -8,7 +8,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
 
 @Suite struct QueueEngineTests {
     @Test func itemsComeOutInTheOrderTheyWentIn() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         let first = try await engine.put(items([1, 2, 3]), into: "task")
         let second = try await engine.put(items([4, 5]), into: "task")
         #expect(first + second == (first[0]..<(first[0] + 5)).map { $0 })
@@ -21,7 +21,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func queuesAreIndependentAndCreatedOnFirstUse() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         _ = try await engine.put(items([1]), into: "a")
         _ = try await engine.put(items([2]), into: "b")
         #expect(values(try await engine.get(from: "b", maxItems: 5, consumer: 1)) == [2])
@@ -31,7 +31,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func aWaitingGetIsAnsweredAsSoonAsAnItemArrives() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         async let got = engine.get(from: "task", maxItems: 10, consumer: 1, wait: .forever)
         try await waitUntil { engine.snapshot().first?.waitingConsumers == 1 }
         _ = try await engine.put(items([9]), into: "task")
@@ -39,7 +39,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func waitingGetsAreServedInArrivalOrder() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         let first = Task { try await engine.get(from: "q", maxItems: 1, consumer: 1, wait: .forever) }
         try await waitUntil { engine.snapshot().first?.waitingConsumers == 1 }
         let second = Task { try await engine.get(from: "q", maxItems: 1, consumer: 2, wait: .forever) }
@@ -51,7 +51,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
 
     @Test func aGetTimesOutEmptyOnlyWhenItsTimeHasCome() async throws {
         let clock = ManualClock()
-        let engine = QueueEngine(clock: clock)
+        let engine = try QueueEngine(clock: clock)
         let got = Task { try await engine.get(from: "q", maxItems: 1, consumer: 1, wait: .upTo(.seconds(10))) }
         #expect(await clock.waitForSleepers(1))
         clock.advance(by: .seconds(9))
@@ -65,7 +65,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func aCancelledGetLeavesTheNextItemForOthers() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         let doomed = Task { try await engine.get(from: "q", maxItems: 1, consumer: 1, wait: .forever) }
         try await waitUntil { engine.snapshot().first?.waitingConsumers == 1 }
         doomed.cancel()
@@ -75,7 +75,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func aFullQueueRefusesAtOnceWithoutWaitingAndSaysWhatWentIn() async throws {
-        let engine = QueueEngine(limits: QueueLimits(maxSizes: ["q": 2]))
+        let engine = try QueueEngine(limits: QueueLimits(maxSizes: ["q": 2]))
         do {
             _ = try await engine.put(items([1, 2, 3]), into: "q", wait: .none)
             Issue.record("a put past maxsize must fail")
@@ -90,7 +90,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func aBlockedPutGoesInAsRoomAppears() async throws {
-        let engine = QueueEngine(limits: QueueLimits(maxSizes: ["q": 1]))
+        let engine = try QueueEngine(limits: QueueLimits(maxSizes: ["q": 1]))
         _ = try await engine.put(items([1]), into: "q")
         let blocked = Task { try await engine.put(items([2, 3]), into: "q", wait: .forever) }
         try await waitUntil { engine.snapshot().first?.waitingProducers == 1 }
@@ -103,7 +103,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
 
     @Test func aBlockedPutTimesOutWithQueueFull() async throws {
         let clock = ManualClock()
-        let engine = QueueEngine(limits: QueueLimits(defaultMaxSize: 1), clock: clock)
+        let engine = try QueueEngine(limits: QueueLimits(defaultMaxSize: 1), clock: clock)
         _ = try await engine.put(items([1]), into: "q")
         let blocked = Task { try await engine.put(items([2]), into: "q", wait: .upTo(.seconds(3))) }
         #expect(await clock.waitForSleepers(1))
@@ -114,7 +114,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func laterPutsWaitBehindEarlierBlockedOnes() async throws {
-        let engine = QueueEngine(limits: QueueLimits(maxSizes: ["q": 1]))
+        let engine = try QueueEngine(limits: QueueLimits(maxSizes: ["q": 1]))
         _ = try await engine.put(items([1]), into: "q")
         let early = Task { try await engine.put(items([2]), into: "q", wait: .forever) }
         try await waitUntil { engine.snapshot().first?.waitingProducers == 1 }
@@ -130,26 +130,26 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func ackSettlesOnlyWhatTheConsumerHolds() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         _ = try await engine.put(items([1, 2]), into: "q")
         let got = try await engine.get(from: "q", maxItems: 2, consumer: 1)
         #expect(engine.leaseCount(consumer: 1) == 2)
-        let byOther = engine.ack([got[0].id], in: "q", consumer: 2)
+        let byOther = await engine.ack([got[0].id], in: "q", consumer: 2)
         #expect(byOther == AckResult(count: 0, unknown: [got[0].id]))
-        let wrongQueue = engine.ack([got[0].id], in: "other", consumer: 1)
+        let wrongQueue = await engine.ack([got[0].id], in: "other", consumer: 1)
         #expect(wrongQueue.count == 0)
-        #expect(engine.ack(got.map(\.id), in: "q", consumer: 1) == AckResult(count: 2, unknown: []))
-        #expect(engine.ack([got[0].id], in: "q", consumer: 1) == AckResult(count: 0, unknown: [got[0].id]))
+        #expect(await engine.ack(got.map(\.id), in: "q", consumer: 1) == AckResult(count: 2, unknown: []))
+        #expect(await engine.ack([got[0].id], in: "q", consumer: 1) == AckResult(count: 0, unknown: [got[0].id]))
         let snapshot = try #require(engine.snapshot().first { $0.name == "q" })
         #expect(snapshot.inFlight == 0)
         #expect(snapshot.totalAcked == 2)
     }
 
     @Test func nackedTasksComeBackFirstAndCountTheirAttempts() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         _ = try await engine.put(items([1, 2, 3]), into: "q")
         let got = try await engine.get(from: "q", maxItems: 2, consumer: 1)
-        #expect(engine.nack(got.map(\.id), in: "q", consumer: 1).count == 2)
+        #expect(await engine.nack(got.map(\.id), in: "q", consumer: 1).count == 2)
         let again = try await engine.get(from: "q", maxItems: 3, consumer: 2)
         #expect(values(again) == [1, 2, 3])
         #expect(again.map(\.attempt) == [2, 2, 1])
@@ -159,7 +159,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func releasingAConsumerPutsItsTasksBackInOrderAndWakesAWaiter() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         _ = try await engine.put(items([1, 2, 3, 4]), into: "q")
         let dead = try await engine.get(from: "q", maxItems: 3, consumer: 1)
         let alive = try await engine.get(from: "q", maxItems: 1, consumer: 2)
@@ -169,17 +169,17 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
         #expect(engine.release(consumer: 1) == 3)
         #expect(values(try await waiter.value) == [1, 2, 3])
         #expect(engine.leaseCount(consumer: 2) == 1)
-        #expect(engine.ack(alive.map(\.id), in: "q", consumer: 2).count == 1)
+        #expect(await engine.ack(alive.map(\.id), in: "q", consumer: 2).count == 1)
     }
 
     @Test func completeAcksAndPutsResultsAtomicallyAndDropsStaleResults() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         let ids = try await engine.put(items([1, 2]), into: "task")
         let got = try await engine.get(from: "task", maxItems: 2, consumer: 1)
         // Task 2 is given back, then completed by its former holder: its result is dropped.
-        engine.nack([ids[1]], in: "task", consumer: 1)
+        await engine.nack([ids[1]], in: "task", consumer: 1)
         let results = got.map { NewTask(payload: [$0.payload[0] * $0.payload[0]], reference: $0.id) }
-        let (ack, resultIDs) = try engine.complete(
+        let (ack, resultIDs) = try await engine.complete(
             got.map(\.id),
             in: "task",
             consumer: 1,
@@ -195,12 +195,12 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func completeAppendsResultsEvenPastAFullResultQueue() async throws {
-        let engine = QueueEngine(limits: QueueLimits(maxSizes: ["result": 1]))
+        let engine = try QueueEngine(limits: QueueLimits(maxSizes: ["result": 1]))
         _ = try await engine.put(items([1, 2]), into: "task")
         _ = try await engine.put(items([0]), into: "result")
         let got = try await engine.get(from: "task", maxItems: 2, consumer: 1)
         let results = got.map { NewTask(payload: $0.payload, reference: $0.id) }
-        let (_, resultIDs) = try engine.complete(
+        let (_, resultIDs) = try await engine.complete(
             got.map(\.id),
             in: "task",
             consumer: 1,
@@ -212,7 +212,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func joinWaitsForEveryItemToBeDone() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         _ = try await engine.put(items([1, 2]), into: "q")
         let done = Mutex(false)
         let joined = Task {
@@ -221,7 +221,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
         }
         let got = try await engine.get(from: "q", maxItems: 2, consumer: 1)
         // A Python-style get acknowledges delivery without marking anything done.
-        engine.ack(got.map(\.id), in: "q", consumer: 1, markDone: false)
+        await engine.ack(got.map(\.id), in: "q", consumer: 1, markDone: false)
         try engine.taskDone("q")
         try await Task.sleep(for: .milliseconds(20))
         #expect(!done.withLock { $0 })
@@ -232,7 +232,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func shuttingDownFailsWaitersAndRequeuesLeases() async throws {
-        let engine = QueueEngine()
+        let engine = try QueueEngine()
         _ = try await engine.put(items([1]), into: "a")
         _ = try await engine.get(from: "a", maxItems: 1, consumer: 1)
         let waiter = Task { try await engine.get(from: "b", maxItems: 1, consumer: 2, wait: .forever) }
@@ -244,14 +244,14 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test(arguments: ["", String(repeating: "x", count: 201), "tab\there", "bell\u{7}"])
-    func invalidQueueNamesAreRefused(name: String) async {
-        let engine = QueueEngine()
+    func invalidQueueNamesAreRefused(name: String) async throws {
+        let engine = try QueueEngine()
         await #expect(throws: QueueError.self) { try await engine.put(items([1]), into: name) }
         #expect(engine.snapshot().isEmpty)
     }
 
     @Test func theNumberOfQueuesIsBounded() async throws {
-        let engine = QueueEngine(limits: QueueLimits(maxQueues: 2))
+        let engine = try QueueEngine(limits: QueueLimits(maxQueues: 2))
         _ = try await engine.put(items([1]), into: "a")
         _ = try await engine.put(items([1]), into: "b")
         do {
@@ -263,7 +263,7 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
     }
 
     @Test func manyConcurrentProducersAndConsumersLoseAndDuplicateNothing() async throws {
-        let engine = QueueEngine(limits: QueueLimits(defaultMaxSize: 50))
+        let engine = try QueueEngine(limits: QueueLimits(defaultMaxSize: 50))
         let producers = 4
         let perProducer = 2_000
         let consumers = 4
@@ -293,11 +293,11 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
                         if got.isEmpty { return seen }
                         // Give every third batch back once, to exercise requeueing under load.
                         if got[0].attempt == 1, got[0].id % 3 == 0 {
-                            engine.nack(got.map(\.id), in: "q", consumer: ConsumerID(c))
+                            await engine.nack(got.map(\.id), in: "q", consumer: ConsumerID(c))
                             continue
                         }
                         seen += got.map { $0.payload.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
-                        #expect(engine.ack(got.map(\.id), in: "q", consumer: ConsumerID(c)).count == got.count)
+                        #expect(await engine.ack(got.map(\.id), in: "q", consumer: ConsumerID(c)).count == got.count)
                     }
                 }
             }

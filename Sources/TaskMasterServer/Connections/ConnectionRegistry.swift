@@ -11,6 +11,9 @@ final class ConnectionRegistry: Sendable {
         var kind: ClientStatistics.Kind?
         var name: String
         var channel: any Channel
+        var connectedAt: ContinuousClock.Instant
+        var lastReport: WorkerReport?
+        var lastReportAt: ContinuousClock.Instant?
     }
 
     private struct State {
@@ -32,7 +35,16 @@ final class ConnectionRegistry: Sendable {
             guard !state.isClosing, state.entries.count < limit else { return nil }
             let id = state.nextID
             state.nextID += 1
-            state.entries[id] = Entry(id: id, address: address, kind: nil, name: "", channel: channel)
+            state.entries[id] = Entry(
+                id: id,
+                address: address,
+                kind: nil,
+                name: "",
+                channel: channel,
+                connectedAt: .now,
+                lastReport: nil,
+                lastReportAt: nil
+            )
             return id
         }
     }
@@ -42,6 +54,14 @@ final class ConnectionRegistry: Sendable {
         state.withLock { state in
             state.entries[id]?.kind = kind
             state.entries[id]?.name = name
+        }
+    }
+
+    /// Records a worker's heartbeat.
+    func report(_ id: UInt64, _ report: WorkerReport) {
+        state.withLock { state in
+            state.entries[id]?.lastReport = report
+            state.entries[id]?.lastReportAt = .now
         }
     }
 

@@ -123,14 +123,14 @@ struct NativeSession {
             guard ids.count <= limits.maxItemsPerRequest else {
                 return try await limitBroken("an ack of \(ids.count) ids", request)
             }
-            let result = engine.ack(ids, in: queue, consumer: consumer)
+            let result = await engine.ack(ids, in: queue, consumer: consumer)
             await send(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
 
         case .nack(let queue, let ids):
             guard ids.count <= limits.maxItemsPerRequest else {
                 return try await limitBroken("a nack of \(ids.count) ids", request)
             }
-            let result = engine.nack(ids, in: queue, consumer: consumer)
+            let result = await engine.nack(ids, in: queue, consumer: consumer)
             await send(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
 
         case .complete(let taskQueue, let ids, let resultQueue, let results):
@@ -140,7 +140,7 @@ struct NativeSession {
             let tasks = results.map { NewTask(payload: $0.payload, reference: $0.reference) }
             await send(
                 await answer(requestID) {
-                    let (ack, resultIDs) = try engine.complete(
+                    let (ack, resultIDs) = try await engine.complete(
                         ids,
                         in: taskQueue,
                         consumer: consumer,
@@ -156,19 +156,50 @@ struct NativeSession {
 
         case .ping:
             await send(Response(requestID: requestID, .pong))
+
+        case .heartbeat(let report):
+            engine.extendLeases(consumer: consumer)
+            context.registry.report(consumer, report)
+            await send(Response(requestID: requestID, .pong))
+
+        case .peek(let queue, let maxItems):
+            let count = Int(min(maxItems, UInt32(limits.maxItemsPerRequest)))
+            let tasks = engine.peek(queue, maxItems: count)
+            await send(Response(requestID: requestID, .deliveries(tasks.map(Delivery.init))))
+
+        case .maintain(let queue, let operation):
+            await send(
+                await answer(requestID) {
+                    let count: Int
+                    switch operation {
+                    case .requeueDead: count = try await engine.requeueDead(queue)
+                    case .purge: count = await engine.purge(queue)
+                    }
+                    channel.logger.notice(
+                        "queue maintenance",
+                        metadata: ["queue": "\(queue)", "operation": "\(operation)", "items": "\(count)"]
+                    )
+                    return .acknowledged(AckOutcome(count: UInt32(clamping: count), unknown: []))
+                }
+            )
         }
         return nil
     }
 
     private func statistics() -> ServerStatistics {
         let queues = context.engine.snapshot().map(QueueStatistics.init)
+        let now = ContinuousClock.now
         let clients = context.registry.clients().map { entry in
-            ClientStatistics(
+            var client = ClientStatistics(
                 kind: entry.kind ?? .native,
                 address: entry.address,
                 name: entry.name,
                 leased: UInt64(context.engine.leaseCount(consumer: entry.id))
             )
+            client.connectedSeconds = UInt64((now - entry.connectedAt).components.seconds)
+            client.lastReport = entry.lastReport
+            client.secondsSinceReport = entry.lastReportAt.map { UInt64((now - $0).components.seconds) } ?? 0
+            return client
         }
         let uptime = ContinuousClock.now - context.startedAt
         return ServerStatistics(queues: queues, clients: clients, uptimeSeconds: UInt64(uptime.components.seconds))

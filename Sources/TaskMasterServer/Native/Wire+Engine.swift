@@ -39,6 +39,7 @@ extension QueueStatistics {
             totalNacked: snapshot.totalNacked,
             totalRedelivered: snapshot.totalRedelivered
         )
+        totalDead = snapshot.totalDead
     }
 }
 

@@ -309,10 +309,10 @@ struct PythonSession {
             let value = (try? PickleReader.read(task.payload)) ?? .bytes(task.payload)
             do {
                 try await outbound.write(Self.frame(.returned(value)))
-                engine.ack([task.id], in: queue, consumer: consumer, markDone: false)
+                await engine.ack([task.id], in: queue, consumer: consumer, markDone: false)
                 return .answered(DeliveredTask(queue: queue, id: task.id))
             } catch {
-                engine.nack([task.id], in: queue, consumer: consumer)
+                await engine.nack([task.id], in: queue, consumer: consumer)
                 return .answered(nil)
             }
         }

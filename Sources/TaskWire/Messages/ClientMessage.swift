@@ -18,6 +18,36 @@ public enum ClientMessage: Hashable, Sendable {
     case stats
     /// Answered by ``ServerMessage/pong``.
     case ping
+    /// A worker's periodic report: extends every lease the connection holds and tells the
+    /// master how the worker is doing; answered by ``ServerMessage/pong``.
+    case heartbeat(WorkerReport)
+    /// Up to `maxItems` queued items of `queue`, left in place (for dead letters);
+    /// answered by ``ServerMessage/deliveries(_:)``.
+    case peek(queue: String, maxItems: UInt32)
+    /// A maintenance operation on a queue; answered by ``ServerMessage/acknowledged(_:)``
+    /// with the number of items affected.
+    case maintain(queue: String, operation: MaintenanceOperation)
+}
+
+/// What a worker says about itself in a heartbeat.
+public struct WorkerReport: Hashable, Sendable {
+    public var tasksDone: UInt64
+    public var tasksFailed: UInt64
+    public var uptimeSeconds: UInt64
+
+    public init(tasksDone: UInt64, tasksFailed: UInt64, uptimeSeconds: UInt64) {
+        self.tasksDone = tasksDone
+        self.tasksFailed = tasksFailed
+        self.uptimeSeconds = uptimeSeconds
+    }
+}
+
+/// Maintenance operations on a queue.
+public enum MaintenanceOperation: UInt8, Hashable, Sendable {
+    /// Move every item of `<queue>.dead` back to `<queue>` with fresh attempts.
+    case requeueDead = 1
+    /// Delete every queued item of the queue.
+    case purge = 2
 }
 
 /// A client message with the id that its response will carry.

@@ -9,6 +9,9 @@ extension Request {
         case complete = 0x05
         case stats = 0x06
         case ping = 0x07
+        case heartbeat = 0x08
+        case peek = 0x09
+        case maintain = 0x0A
     }
 
     /// Writes the frame payload.
@@ -42,6 +45,19 @@ extension Request {
             MessageHeader(type: Kind.stats.rawValue, requestID: id).encode(into: &buffer)
         case .ping:
             MessageHeader(type: Kind.ping.rawValue, requestID: id).encode(into: &buffer)
+        case .heartbeat(let report):
+            MessageHeader(type: Kind.heartbeat.rawValue, requestID: id).encode(into: &buffer)
+            buffer.writeInteger(report.tasksDone)
+            buffer.writeInteger(report.tasksFailed)
+            buffer.writeInteger(report.uptimeSeconds)
+        case .peek(let queue, let maxItems):
+            MessageHeader(type: Kind.peek.rawValue, requestID: id).encode(into: &buffer)
+            buffer.writeWireString(queue)
+            buffer.writeInteger(maxItems)
+        case .maintain(let queue, let operation):
+            MessageHeader(type: Kind.maintain.rawValue, requestID: id).encode(into: &buffer)
+            buffer.writeWireString(queue)
+            buffer.writeInteger(operation.rawValue)
         }
     }
 
@@ -79,6 +95,21 @@ extension Request {
             message = .stats
         case .ping:
             message = .ping
+        case .heartbeat:
+            let done = try buffer.readWire(UInt64.self, "tasks done")
+            let failed = try buffer.readWire(UInt64.self, "tasks failed")
+            let uptime = try buffer.readWire(UInt64.self, "uptime")
+            message = .heartbeat(WorkerReport(tasksDone: done, tasksFailed: failed, uptimeSeconds: uptime))
+        case .peek:
+            let queue = try buffer.readWireString("queue")
+            message = .peek(queue: queue, maxItems: try buffer.readWire(UInt32.self, "max items"))
+        case .maintain:
+            let queue = try buffer.readWireString("queue")
+            let raw = try buffer.readWire(UInt8.self, "operation")
+            guard let operation = MaintenanceOperation(rawValue: raw) else {
+                throw .malformed("unknown maintenance operation \(raw)")
+            }
+            message = .maintain(queue: queue, operation: operation)
         }
         try buffer.ensureFullyRead("the request")
         self.init(id: header.requestID, message)

@@ -110,7 +110,7 @@ extension ServerStatistics {
             buffer.writeWireString(queue.name)
             for counter in [
                 queue.depth, queue.inFlight, queue.maxSize, queue.waitingConsumers, queue.totalPut,
-                queue.totalDelivered, queue.totalAcked, queue.totalNacked, queue.totalRedelivered,
+                queue.totalDelivered, queue.totalAcked, queue.totalNacked, queue.totalRedelivered, queue.totalDead,
             ] {
                 buffer.writeInteger(counter)
             }
@@ -121,19 +121,29 @@ extension ServerStatistics {
             buffer.writeWireString(client.address)
             buffer.writeWireString(client.name)
             buffer.writeInteger(client.leased)
+            buffer.writeInteger(client.connectedSeconds)
+            if let report = client.lastReport {
+                buffer.writeInteger(UInt8(1))
+                buffer.writeInteger(report.tasksDone)
+                buffer.writeInteger(report.tasksFailed)
+                buffer.writeInteger(report.uptimeSeconds)
+                buffer.writeInteger(client.secondsSinceReport)
+            } else {
+                buffer.writeInteger(UInt8(0))
+            }
         }
     }
 
     init(decoding buffer: inout ByteBuffer) throws(WireError) {
         let uptime = try buffer.readWire(UInt64.self, "uptime")
-        let queueCount = try buffer.readWireCount("queues", minimumSize: 2 + 9 * 8)
+        let queueCount = try buffer.readWireCount("queues", minimumSize: 2 + 10 * 8)
         var queues: [QueueStatistics] = []
         queues.reserveCapacity(queueCount)
         for _ in 0..<queueCount {
             let name = try buffer.readWireString("queue name")
             var counters: [UInt64] = []
-            for _ in 0..<9 { counters.append(try buffer.readWire(UInt64.self, "queue counter")) }
-            queues.append(
+            for _ in 0..<10 { counters.append(try buffer.readWire(UInt64.self, "queue counter")) }
+            var statistics =
                 QueueStatistics(
                     name: name,
                     depth: counters[0],
@@ -146,9 +156,10 @@ extension ServerStatistics {
                     totalNacked: counters[7],
                     totalRedelivered: counters[8]
                 )
-            )
+            statistics.totalDead = counters[9]
+            queues.append(statistics)
         }
-        let clientCount = try buffer.readWireCount("clients", minimumSize: 1 + 2 + 2 + 8)
+        let clientCount = try buffer.readWireCount("clients", minimumSize: 1 + 2 + 2 + 8 + 8 + 1)
         var clients: [ClientStatistics] = []
         clients.reserveCapacity(clientCount)
         for _ in 0..<clientCount {
@@ -159,7 +170,16 @@ extension ServerStatistics {
             let address = try buffer.readWireString("client address")
             let name = try buffer.readWireString("client name")
             let leased = try buffer.readWire(UInt64.self, "client leased")
-            clients.append(ClientStatistics(kind: kind, address: address, name: name, leased: leased))
+            var client = ClientStatistics(kind: kind, address: address, name: name, leased: leased)
+            client.connectedSeconds = try buffer.readWire(UInt64.self, "connected seconds")
+            if try buffer.readWire(UInt8.self, "report flag") == 1 {
+                let done = try buffer.readWire(UInt64.self, "tasks done")
+                let failed = try buffer.readWire(UInt64.self, "tasks failed")
+                let uptime = try buffer.readWire(UInt64.self, "worker uptime")
+                client.lastReport = WorkerReport(tasksDone: done, tasksFailed: failed, uptimeSeconds: uptime)
+                client.secondsSinceReport = try buffer.readWire(UInt64.self, "seconds since report")
+            }
+            clients.append(client)
         }
         self.init(queues: queues, clients: clients, uptimeSeconds: uptime)
     }

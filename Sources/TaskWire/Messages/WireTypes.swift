@@ -88,6 +88,8 @@ public struct QueueStatistics: Hashable, Sendable {
     public var totalNacked: UInt64
     /// Deliveries of an item that had been delivered before.
     public var totalRedelivered: UInt64
+    /// Items moved to `<name>.dead` after too many deliveries.
+    public var totalDead: UInt64 = 0
 
     public init(
         name: String,
@@ -127,6 +129,12 @@ public struct ClientStatistics: Hashable, Sendable {
     public var name: String
     /// Tasks currently leased to this connection.
     public var leased: UInt64
+    /// Seconds since the connection was accepted.
+    public var connectedSeconds: UInt64 = 0
+    /// The worker's last heartbeat, if it sent one.
+    public var lastReport: WorkerReport?
+    /// Seconds since that heartbeat.
+    public var secondsSinceReport: UInt64 = 0
 
     public init(kind: Kind, address: String, name: String, leased: UInt64) {
         self.kind = kind

@@ -1,0 +1,23 @@
+/// An error of the admin endpoint.
+public struct AdminError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure; extensible.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// The listening socket could not be opened.
+        public static let bindFailed = Code("bindFailed")
+
+        public var description: String { name }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,129 @@
+import Synchronization
+
+/// A change to the durable copy of the queues, in the order the engine made it.
+public enum StoreMutation: Hashable, Sendable {
+    /// A task was put (or restored) on `queue`.
+    case insert(StoredTask)
+    /// A task is done: acknowledged, completed or purged.
+    case delete(TaskID)
+    /// A task moved to another queue (dead-lettered or requeued), with its attempts and error.
+    case move(TaskID, queue: String, attempt: UInt32, error: String?)
+}
+
+/// A task as the store keeps it.
+public struct StoredTask: Hashable, Sendable {
+    public var id: TaskID
+    public var queue: String
+    public var reference: TaskID
+    public var attempt: UInt32
+    public var payload: [UInt8]
+    /// Why it was dead-lettered, for tasks on a `.dead` queue.
+    public var error: String?
+
+    public init(id: TaskID, queue: String, reference: TaskID, attempt: UInt32, payload: [UInt8], error: String? = nil) {
+        self.id = id
+        self.queue = queue
+        self.reference = reference
+        self.attempt = attempt
+        self.payload = payload
+        self.error = error
+    }
+}
+
+/// The engine's write-ahead log to a store: mutations appended in order under the engine's
+/// lock, taken in batches by the store's writer, and waiters released once the store says
+/// they are durable.
+///
+/// Appending never blocks on I/O; callers that must not answer before their change is
+/// durable wait for its sequence number.
+public final class Journal: Sendable {
+    private struct State {
+        var pending: [StoreMutation] = []
+        /// Sequence number of the last mutation appended.
+        var appended: UInt64 = 0
+        /// Every mutation up to this one is durable.
+        var durable: UInt64 = 0
+        var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
+        var wakeWriter: (@Sendable () -> Void)?
+        var failed: String?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Appends mutations (in order) and returns the sequence number of the last one.
+    @discardableResult
+    func append(_ mutations: some Collection<StoreMutation>) -> UInt64 {
+        guard !mutations.isEmpty else { return state.withLock { $0.appended } }
+        let (sequence, wake): (UInt64, (@Sendable () -> Void)?) = state.withLock { state in
+            let wasIdle = state.pending.isEmpty
+            state.pending.append(contentsOf: mutations)
+            state.appended += UInt64(mutations.count)
+            return (state.appended, wasIdle ? state.wakeWriter : nil)
+        }
+        wake?()
+        return sequence
+    }
+
+    /// The sequence number of the last mutation appended.
+    public var lastAppended: UInt64 { state.withLock { $0.appended } }
+
+    /// Waits until every mutation up to `sequence` is durable.
+    public func waitUntilDurable(_ sequence: UInt64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.durable >= sequence || state.failed != nil { return true }
+                state.waiters.append((sequence, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    // MARK: The store's side
+
+    /// Registers the function that wakes the store's writer when work arrives.
+    public func setWriterWakeup(_ wake: @escaping @Sendable () -> Void) {
+        state.withLock { $0.wakeWriter = wake }
+    }
+
+    /// Takes everything pending; returns the mutations and the sequence number of the last.
+    public func takePending() -> (mutations: [StoreMutation], through: UInt64) {
+        state.withLock { state in
+            let taken = state.pending
+            state.pending = []
+            state.pending.reserveCapacity(taken.count)
+            return (taken, state.appended)
+        }
+    }
+
+    /// Whether mutations are waiting to be written.
+    public var hasPending: Bool { state.withLock { !$0.pending.isEmpty } }
+
+    /// Marks everything through `sequence` durable and releases who waited for it.
+    public func markDurable(through sequence: UInt64) {
+        let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.durable = max(state.durable, sequence)
+            let durable = state.durable
+            let ready = state.waiters.filter { $0.0 <= durable }.map(\.1)
+            state.waiters.removeAll { $0.0 <= durable }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// The store failed for good: waiters are released (the master logs and stops).
+    public func markFailed(_ reason: String) {
+        let all: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.failed = reason
+            let all = state.waiters.map(\.1)
+            state.waiters = []
+            return all
+        }
+        for continuation in all { continuation.resume() }
+    }
+
+    /// Why the store failed, if it did.
+    public var failure: String? { state.withLock { $0.failed } }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import GRDB
+import TaskQueue
+
+/// The durable copy of the queues: every queued and leased task in one SQLite table, in WAL
+/// mode, kept in step with the engine through its ``Journal``.
+///
+/// Leases are not stored: after a restart every task that was leased is queued again, which is
+/// what at-least-once delivery needs. Ids keep growing across restarts.
+public final class SQLiteTaskStore: Sendable {
+    /// The database file.
+    public let path: String
+    public let syncPolicy: SyncPolicy
+    let database: DatabaseQueue
+
+    /// Opens (creating if needed) `<directory>/taskmaster.sqlite`.
+    public init(directory: String, syncPolicy: SyncPolicy) throws(StorageError) {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent("taskmaster.sqlite").path
+        self.path = path
+        self.syncPolicy = syncPolicy
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.label = "taskmaster"
+            let synchronous = syncPolicy == .off ? "OFF" : "FULL"
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            }
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            try database.write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE IF NOT EXISTS tasks (
+                            id INTEGER PRIMARY KEY,
+                            queue TEXT NOT NULL,
+                            reference INTEGER NOT NULL,
+                            attempt INTEGER NOT NULL,
+                            payload BLOB NOT NULL,
+                            error TEXT
+                        )
+                        """
+                )
+            }
+        } catch {
+            throw StorageError(
+                .cannotOpen,
+                path: path,
+                "can't open the data directory's database: \(error) (check --data-dir exists and is writable)"
+            )
+        }
+    }
+
+    /// Every stored task, in id order.
+    public func loadAll() throws(StorageError) -> [StoredTask] {
+        do {
+            return try database.read { db in
+                var tasks: [StoredTask] = []
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT id, queue, reference, attempt, payload, error FROM tasks ORDER BY id"
+                )
+                while let row = try rows.next() {
+                    let id: Int64 = row[0]
+                    let reference: Int64 = row[2]
+                    let attempt: Int64 = row[3]
+                    let payload: Data = row[4]
+                    tasks.append(
+                        StoredTask(
+                            id: TaskID(bitPattern: id),
+                            queue: row[1],
+                            reference: TaskID(bitPattern: reference),
+                            attempt: UInt32(clamping: attempt),
+                            payload: Array(payload),
+                            error: row[5]
+                        )
+                    )
+                }
+                return tasks
+            }
+        } catch {
+            throw StorageError(.cannotRead, path: path, "can't read the stored tasks: \(error)")
+        }
+    }
+
+    /// Writes one batch of journal mutations in one transaction (one commit, one fsync under
+    /// `always` and `batch`). A task put and finished within the batch never touches the disk.
+    func write(_ mutations: [StoreMutation]) throws {
+        let batch = CoalescedBatch(mutations)
+        guard !batch.isEmpty else { return }
+        try database.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                let insert = try db.cachedStatement(
+                    sql:
+                        "INSERT OR REPLACE INTO tasks (id, queue, reference, attempt, payload, error) VALUES (?, ?, ?, ?, ?, ?)"
+                )
+                for task in batch.inserts {
+                    try insert.execute(
+                        arguments: [
+                            Int64(bitPattern: task.id), task.queue, Int64(bitPattern: task.reference),
+                            Int64(task.attempt),
+                            Data(task.payload), task.error,
+                        ])
+                }
+                let delete = try db.cachedStatement(sql: "DELETE FROM tasks WHERE id = ?")
+                for id in batch.deletes {
+                    try delete.execute(arguments: [Int64(bitPattern: id)])
+                }
+                let move = try db.cachedStatement(
+                    sql: "UPDATE tasks SET queue = ?, attempt = ?, error = ? WHERE id = ?"
+                )
+                for (id, change) in batch.moves {
+                    try move.execute(arguments: [
+                        change.queue, Int64(change.attempt), change.error, Int64(bitPattern: id),
+                    ])
+                }
+                return .commit
+            }
+        }
+    }
+
+    /// How many tasks are stored (for tests and logs).
+    public func count() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks") ?? 0 }
+    }
+}
+
+/// A journal batch reduced to what the database must do.
+struct CoalescedBatch {
+    struct Move {
+        var queue: String
+        var attempt: UInt32
+        var error: String?
+    }
+
+    private(set) var inserts: [StoredTask] = []
+    private(set) var deletes: [TaskID] = []
+    private(set) var moves: [(TaskID, Move)] = []
+
+    init(_ mutations: [StoreMutation]) {
+        var insertIndex: [TaskID: Int] = [:]
+        var pendingInserts: [StoredTask?] = []
+        var deleteSet: [TaskID] = []
+        var moveIndex: [TaskID: Move] = [:]
+        var moveOrder: [TaskID] = []
+        for mutation in mutations {
+            switch mutation {
+            case .insert(let task):
+                insertIndex[task.id] = pendingInserts.count
+                pendingInserts.append(task)
+            case .delete(let id):
+                if let index = insertIndex.removeValue(forKey: id) {
+                    pendingInserts[index] = nil  // put and finished within the batch
+                } else {
+                    deleteSet.append(id)
+                    moveIndex[id] = nil
+                }
+            case .move(let id, let queue, let attempt, let error):
+                if let index = insertIndex[id], var task = pendingInserts[index] {
+                    task.queue = queue
+                    task.attempt = attempt
+                    task.error = error
+                    pendingInserts[index] = task
+                } else {
+                    if moveIndex[id] == nil { moveOrder.append(id) }
+                    moveIndex[id] = Move(queue: queue, attempt: attempt, error: error)
+                }
+            }
+        }
+        inserts = pendingInserts.compactMap { $0 }
+        deletes = deleteSet
+        moves = moveOrder.compactMap { id in moveIndex[id].map { (id, $0) } }
+    }
+
+    var isEmpty: Bool { inserts.isEmpty && deletes.isEmpty && moves.isEmpty }
+}
