@@ -76,6 +76,7 @@ let package = Package(
             name: "TaskMasterServer",
             dependencies: [
                 "TaskWire", "ManagerWire", "Pickle", "TaskQueue", "TaskStorage", "TaskMasterConfiguration",
+                "TaskMasterAdmin",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -50,6 +50,11 @@ public struct MasterConfiguration: Sendable {
     public var maxDeliveries = 5
     /// Close connections silent for this long (no request, no heartbeat); nil (default) never.
     public var idleTimeout: Duration?
+    /// Port of the admin HTTP endpoint (metrics, status page); nil (default) serves none,
+    /// 0 picks a free port.
+    public var adminPort: Int?
+    /// Interface of the admin endpoint. Default 127.0.0.1: it has no authentication.
+    public var adminHost = "127.0.0.1"
 
     public init(authKey: Secret) {
         self.authKey = authKey
@@ -117,12 +122,14 @@ public struct MasterConfiguration: Sendable {
             environment: "TASK_MASTER_IDLE_TIMEOUT",
             flag: "--idle-timeout"
         )
+        public static let adminPort = Setting("admin_port", environment: "TASK_MASTER_ADMIN_PORT", flag: "--admin-port")
+        public static let adminHost = Setting("admin_host", environment: "TASK_MASTER_ADMIN_HOST", flag: "--admin-host")
 
         public static let all: [Setting] = [
             host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections,
             maxItemsPerRequest, defaultMaxSize, queueMaxSizes, maxQueues, acceptLegacyDigests,
             pythonTypeIDs, allowRemoteShutdown, logLevel, dataDirectory, syncPolicy, syncDelay, leaseTimeout,
-            queueLeaseTimeouts, maxDeliveries, idleTimeout,
+            queueLeaseTimeouts, maxDeliveries, idleTimeout, adminPort, adminHost,
         ]
     }
 
@@ -186,6 +193,8 @@ public struct MasterConfiguration: Sendable {
         config.queueLeaseTimeouts = try reader.integerTable(Keys.queueLeaseTimeouts, in: 1...86_400)
             .mapValues { .seconds($0) }
         if let count = try reader.int(Keys.maxDeliveries, in: 0...1_000_000) { config.maxDeliveries = count }
+        config.adminPort = try reader.int(Keys.adminPort, in: 0...65535)
+        if let host = try reader.string(Keys.adminHost) { config.adminHost = host }
         if let seconds = try reader.double(Keys.idleTimeout, in: 1...86_400 * 30) {
             config.idleTimeout = .milliseconds(Int64(seconds * 1000))
         }

@@ -77,6 +77,12 @@ struct TaskMasterCommand: AsyncParsableCommand {
     @Option(help: "Close connections silent for this many seconds (default: never).")
     var idleTimeout: Double?
 
+    @Option(help: "Serve metrics (/metrics), the status page (/) and /api/stats on this port.")
+    var adminPort: Int?
+
+    @Option(help: "Interface of the admin endpoint (default 127.0.0.1; it has no authentication).")
+    var adminHost: String?
+
     @Flag(help: "Let a Python client's shutdown() stop this daemon.")
     var allowRemoteShutdown = false
 
@@ -99,6 +105,8 @@ struct TaskMasterCommand: AsyncParsableCommand {
         flags[MasterConfiguration.Keys.leaseTimeout.key] = leaseTimeout.map { "\($0)" }
         flags[MasterConfiguration.Keys.maxDeliveries.key] = maxDeliveries.map(String.init)
         flags[MasterConfiguration.Keys.idleTimeout.key] = idleTimeout.map { "\($0)" }
+        flags[MasterConfiguration.Keys.adminPort.key] = adminPort.map(String.init)
+        flags[MasterConfiguration.Keys.adminHost.key] = adminHost
 
         let configuration: MasterConfiguration
         let warnings: [String]

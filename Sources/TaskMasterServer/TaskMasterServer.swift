@@ -1,7 +1,9 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import TaskMasterAdmin
 import TaskMasterConfiguration
 import TaskQueue
 import TaskStorage
@@ -41,9 +43,10 @@ public struct TaskMasterServer: Service {
         guard let key = AuthKey(bytes: configuration.authKey.bytes) else {
             throw ServerError(.invalidAuthKey, "the authkey is empty; give a non-empty key")
         }
+        let metrics = configuration.adminPort == nil ? nil : AdminMetrics()
         let (engine, writer): (QueueEngine, StoreWriter?)
         do {
-            (engine, writer) = try openQueues()
+            (engine, writer) = try openQueues(metrics: metrics)
         } catch let error as StorageError {
             throw ServerError(.storageFailed, error.description)
         } catch {
@@ -51,6 +54,7 @@ public struct TaskMasterServer: Service {
         }
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let authFailures = AuthFailureTracker()
+        let traffic = TrafficCounters()
         let configuration = self.configuration
 
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
@@ -62,6 +66,7 @@ public struct TaskMasterServer: Service {
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(TrafficCountingHandler(counters: traffic))
                         try channel.pipeline.syncOperations.addHandler(
                             AuthenticatedFramingHandler(
                                 role: .server,
@@ -105,6 +110,33 @@ public struct TaskMasterServer: Service {
             try await withThrowingDiscardingTaskGroup { group in
                 let reaper = Task { await engine.runLeaseReaper(every: Self.reaperInterval(configuration)) }
                 defer { reaper.cancel() }
+                if let metrics, let port = configuration.adminPort {
+                    let status = MasterStatus(
+                        engine: engine,
+                        registry: registry,
+                        authFailures: authFailures,
+                        traffic: traffic,
+                        startedAt: context.startedAt
+                    )
+                    let admin = AdminServer(
+                        host: configuration.adminHost,
+                        port: port,
+                        source: status,
+                        metrics: metrics,
+                        logger: logger
+                    ) { address in
+                        FileHandle.standardOutput.write(
+                            Data("task-master admin on \(address.ipAddress ?? "?"):\(address.port ?? 0)\n".utf8)
+                        )
+                    }
+                    group.addTask {
+                        do {
+                            try await admin.run()
+                        } catch {
+                            logger.error("the admin endpoint failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
                 try await serverChannel.executeThenClose { inbound in
                     for try await connection in inbound {
                         group.addTask {
@@ -131,7 +163,11 @@ public struct TaskMasterServer: Service {
     }
 
     /// The engine, restored from the data directory and journaling to it when there is one.
-    private func openQueues() throws -> (QueueEngine, StoreWriter?) {
+    private func openQueues(metrics: AdminMetrics?) throws -> (QueueEngine, StoreWriter?) {
+        var onDone: (@Sendable (String, Duration) -> Void)?
+        if let metrics {
+            onDone = { queue, latency in metrics.recordTaskLatency(queue: queue, duration: latency) }
+        }
         let limits = QueueLimits(
             defaultMaxSize: configuration.defaultMaxSize,
             maxSizes: configuration.queueMaxSizes,
@@ -142,7 +178,7 @@ public struct TaskMasterServer: Service {
         )
         guard let directory = configuration.dataDirectory else {
             logger.notice("queues are kept in memory only (no --data-dir): queued tasks are lost when the master stops")
-            return (try QueueEngine(limits: limits, clock: clock), nil)
+            return (try QueueEngine(limits: limits, clock: clock, onDone: onDone), nil)
         }
         let policy = SyncPolicy(rawValue: configuration.syncPolicy) ?? .batch
         let store = try SQLiteTaskStore(directory: directory, syncPolicy: policy)

@@ -17,6 +17,9 @@ struct EngineState {
     /// The engine's time (elapsed since it started), set by the engine as each operation
     /// begins; leases end at this time plus their timeout.
     var clockNow: Duration = .zero
+    /// Put-to-done times of tasks finished by the current operation, when someone listens.
+    var collectsLatencies = false
+    var latencies: [(queue: String, latency: Duration)] = []
 
     init(limits: QueueLimits, journal: Journal?) {
         self.limits = limits
@@ -40,6 +43,13 @@ struct EngineState {
             queues[q].unfinished += 1
             nextTaskID = max(nextTaskID, task.id + 1)
         }
+    }
+
+    /// The latencies collected by the current operation.
+    mutating func takeLatencies() -> [(queue: String, latency: Duration)] {
+        guard !latencies.isEmpty else { return [] }
+        defer { latencies.removeAll(keepingCapacity: true) }
+        return latencies
     }
 
     /// Sends this operation's changes to the journal; returns the sequence number to wait for.
@@ -96,7 +106,9 @@ struct EngineState {
         var next = nextTaskID
         let journaling = journal != nil
         for task in tasks {
-            queues[q].items.append(QueuedTask(id: next, reference: task.reference, attempt: 0, payload: task.payload))
+            var queued = QueuedTask(id: next, reference: task.reference, attempt: 0, payload: task.payload)
+            queued.enqueuedAt = clockNow
+            queues[q].items.append(queued)
             if journaling {
                 changes.append(
                     .insert(
@@ -339,8 +351,9 @@ struct EngineState {
             settled.append(true)
             if requeue {
                 returned.append(lease.task)
-            } else if journaling {
-                changes.append(.delete(id))
+            } else {
+                if journaling { changes.append(.delete(id)) }
+                if collectsLatencies { latencies.append((queues[q].name, clockNow - lease.task.enqueuedAt)) }
             }
         }
         if requeue {

@@ -20,6 +20,7 @@ public final class QueueEngine: Sendable {
     private let elapsed: @Sendable () -> Duration
     private let journal: Journal?
     private let waitsForDurability: Bool
+    private let onDone: (@Sendable (_ queue: String, _ latency: Duration) -> Void)?
 
     /// - Parameters:
     ///   - limits: capacities, lease timeouts and the delivery limit.
@@ -28,15 +29,20 @@ public final class QueueEngine: Sendable {
     ///   - waitsForDurability: whether changing operations wait until the store has them
     ///     (false for a store that syncs lazily).
     ///   - restoring: tasks read back from the store, queued again in id order.
+    ///   - onDone: told, outside the lock, how long each acknowledged or completed task took
+    ///     from put to done (for a latency histogram).
     public init(
         limits: QueueLimits = QueueLimits(),
         clock: any Clock<Duration> = ContinuousClock(),
         journal: Journal? = nil,
         waitsForDurability: Bool = true,
-        restoring tasks: [StoredTask] = []
+        restoring tasks: [StoredTask] = [],
+        onDone: (@Sendable (_ queue: String, _ latency: Duration) -> Void)? = nil
     ) throws(QueueError) {
         var initial = EngineState(limits: limits, journal: journal)
+        initial.collectsLatencies = onDone != nil
         try initial.restore(tasks)
+        self.onDone = onDone
         self.state = Mutex(initial)
         self.clock = clock
         self.elapsed = Self.stopwatch(clock)
@@ -58,14 +64,20 @@ public final class QueueEngine: Sendable {
     /// journal; runs the resumptions after unlocking.
     private func locked<T>(_ body: (inout EngineState) -> (T, [Resumption])) -> T {
         let now = elapsed()
-        let (value, resumptions) = state.withLock { state in
+        let (value, resumptions, latencies) = state.withLock { state in
             state.clockNow = now
-            let result = body(&state)
+            let (value, resumptions) = body(&state)
             _ = state.commitChanges()
-            return result
+            return (value, resumptions, state.takeLatencies())
         }
         resumptions.run()
+        report(latencies)
         return value
+    }
+
+    private func report(_ latencies: [(queue: String, latency: Duration)]) {
+        guard let onDone else { return }
+        for (queue, latency) in latencies { onDone(queue, latency) }
     }
 
     private func lockedThrowing<T>(
@@ -74,12 +86,15 @@ public final class QueueEngine: Sendable {
         throws(QueueError) -> T
     {
         let now = elapsed()
-        let (value, resumptions): (T, [Resumption]) = try state.withLock { (state) throws(QueueError) in
-            state.clockNow = now
-            defer { _ = state.commitChanges() }
-            return try body(&state)
-        }
+        let (value, resumptions, latencies): (T, [Resumption], [(queue: String, latency: Duration)]) =
+            try state.withLock { (state) throws(QueueError) in
+                state.clockNow = now
+                defer { _ = state.commitChanges() }
+                let (value, resumptions) = try body(&state)
+                return (value, resumptions, state.takeLatencies())
+            }
         resumptions.run()
+        report(latencies)
         return value
     }
 

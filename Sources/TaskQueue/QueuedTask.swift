@@ -26,6 +26,8 @@ public struct QueuedTask: Hashable, Sendable {
     public var payload: [UInt8]
     /// Why its last delivery failed (lease expired, consumer gone, given back), if it did.
     public var error: String?
+    /// When it was put, in engine time (for the put-to-done latency).
+    var enqueuedAt: Duration = .zero
 
     public init(id: TaskID, reference: TaskID, attempt: UInt32, payload: [UInt8], error: String? = nil) {
         self.id = id

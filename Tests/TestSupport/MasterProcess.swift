@@ -33,6 +33,17 @@ public struct MasterProcess: Sendable {
         return MasterProcess(process: process, port: port, authKey: authKey)
     }
 
+    /// The admin endpoint's port, for a master started with `--admin-port`.
+    public func adminPort() async throws -> Int {
+        guard
+            let line = await process.waitForLine(within: .seconds(30), where: { $0.hasPrefix("task-master admin on") }),
+            let port = line.split(separator: ":").last.flatMap({ Int($0) })
+        else {
+            throw TestFailure("task-master did not report its admin endpoint:\n\(process.transcript)")
+        }
+        return port
+    }
+
     /// `host:port` for `--connect`.
     public var address: String { "127.0.0.1:\(port)" }
 
