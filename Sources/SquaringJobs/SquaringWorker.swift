@@ -32,9 +32,7 @@ public struct SquaringWorker: Service {
         let endpoint = configuration.connection.endpoint
         var backoff = Backoff(maximum: max(configuration.maxBackoff, .milliseconds(100)))
         var failedAttempts = 0
-        var options = TaskMasterConnection.Options()
-        options.maxFrameBytes = configuration.connection.maxFrameBytes
-        options.handshakeTimeout = configuration.connection.handshakeTimeout
+        let options = TaskMasterConnection.Options(configuration.connection)
 
         while !progress.isStopping, !Task.isShuttingDownGracefully {
             do {

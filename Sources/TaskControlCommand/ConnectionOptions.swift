@@ -12,6 +12,18 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("authkey-file"), help: "File holding the shared authkey (or TASK_AUTHKEY).")
     var authkeyFile: String?
 
+    @Option(help: "PEM CA bundle of a master that speaks TLS (turns TLS on; or TASK_TLS_CA).")
+    var tlsCa: String?
+
+    @Option(help: "PEM client certificate, for a master that requires one (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "The name the master's certificate must carry (default: the --connect host).")
+    var tlsServerName: String?
+
     /// Connects, runs `body`, and turns connection errors into a clear message and exit 2.
     func withMaster<Result: Sendable>(
         _ body: (TaskMasterConnection) async throws -> Result
@@ -57,6 +69,10 @@ struct ConnectionOptions: ParsableArguments {
         var flags: [String: String] = [:]
         flags[ConnectionSettings.Keys.connect.key] = connect
         flags[AuthKeySettings.file.key] = authkeyFile
+        flags[ConnectionSettings.Keys.tlsCA.key] = tlsCa
+        flags[ConnectionSettings.Keys.tlsCertificate.key] = tlsCert
+        flags[ConnectionSettings.Keys.tlsKey.key] = tlsKey
+        flags[ConnectionSettings.Keys.tlsServerName.key] = tlsServerName
         let settings: ConnectionSettings
         do {
             var warnings: [String] = []
@@ -76,10 +92,7 @@ struct ConnectionOptions: ParsableArguments {
             printError("task-ctl: \(error.message)")
             throw ExitCode(2)
         }
-        var options = TaskMasterConnection.Options()
-        options.maxFrameBytes = settings.maxFrameBytes
-        options.handshakeTimeout = settings.handshakeTimeout
-        return (settings, options)
+        return (settings, TaskMasterConnection.Options(settings))
     }
 }
 

@@ -24,6 +24,8 @@ public final class TaskMasterConnection: Sendable {
         public var handshakeTimeout: Duration = .seconds(5)
         /// Accept raw HMAC-MD5 answers and challenges (Python 3.11 and older). Default true.
         public var acceptsLegacyDigests = true
+        /// TLS towards the master; nil (default) for a plain connection.
+        public var tls: ClientTLS?
         public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
         public init() {}
@@ -77,6 +79,9 @@ public final class TaskMasterConnection: Sendable {
                 .channelOption(.socketOption(.so_keepalive), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls = options.tls {
+                            try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: host))
+                        }
                         try channel.pipeline.syncOperations.addHandler(
                             AuthenticatedFramingHandler(
                                 role: .client,

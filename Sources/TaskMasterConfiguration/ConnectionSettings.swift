@@ -8,6 +8,13 @@ public struct ConnectionSettings: Sendable {
     public var maxFrameBytes = 16 << 20
     /// Time allowed for the TCP connect plus the handshake. Default 5 s.
     public var handshakeTimeout: Duration = .seconds(5)
+    /// PEM CA bundle to verify the master's certificate with: setting it turns TLS on.
+    public var tlsCA: String?
+    /// PEM client certificate chain and key, for a master that requires client certificates.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// The name the master's certificate must carry; default the host of the address.
+    public var tlsServerName: String?
 
     public init(authKey: Secret) {
         self.authKey = authKey
@@ -26,7 +33,18 @@ public struct ConnectionSettings: Sendable {
             environment: "TASK_HANDSHAKE_TIMEOUT",
             flag: "--handshake-timeout"
         )
-        public static let all = [connect, maxFrameBytes, handshakeTimeout, AuthKeySettings.file]
+        public static let tlsCA = Setting("tls_ca", environment: "TASK_TLS_CA", flag: "--tls-ca")
+        public static let tlsCertificate = Setting("tls_cert", environment: "TASK_TLS_CERT", flag: "--tls-cert")
+        public static let tlsKey = Setting("tls_key", environment: "TASK_TLS_KEY", flag: "--tls-key")
+        public static let tlsServerName = Setting(
+            "tls_server_name",
+            environment: "TASK_TLS_SERVER_NAME",
+            flag: "--tls-server-name"
+        )
+        public static let all = [
+            connect, maxFrameBytes, handshakeTimeout, AuthKeySettings.file, tlsCA, tlsCertificate, tlsKey,
+            tlsServerName,
+        ]
     }
 
     /// Fills the settings from `reader`, layered as it defines.
@@ -51,6 +69,24 @@ public struct ConnectionSettings: Sendable {
         if let bytes = try reader.int(Keys.maxFrameBytes, in: 1024...(1 << 30)) { settings.maxFrameBytes = bytes }
         if let seconds = try reader.double(Keys.handshakeTimeout, in: 0.1...300) {
             settings.handshakeTimeout = .milliseconds(Int64(seconds * 1000))
+        }
+        settings.tlsCA = try reader.string(Keys.tlsCA)
+        settings.tlsCertificate = try reader.string(Keys.tlsCertificate)
+        settings.tlsKey = try reader.string(Keys.tlsKey)
+        settings.tlsServerName = try reader.string(Keys.tlsServerName)
+        guard (settings.tlsCertificate == nil) == (settings.tlsKey == nil) else {
+            throw ConfigurationError(
+                .missing,
+                setting: Keys.tlsKey.key,
+                "a client certificate needs its key: give --tls-cert and --tls-key"
+            )
+        }
+        if settings.tlsCertificate != nil, settings.tlsCA == nil {
+            throw ConfigurationError(
+                .missing,
+                setting: Keys.tlsCA.key,
+                "--tls-cert needs TLS on: give --tls-ca with the master's CA"
+            )
         }
         return settings
     }

@@ -55,6 +55,13 @@ public struct MasterConfiguration: Sendable {
     public var adminPort: Int?
     /// Interface of the admin endpoint. Default 127.0.0.1: it has no authentication.
     public var adminHost = "127.0.0.1"
+    /// PEM certificate chain: with ``tlsKey``, the port speaks TLS (the HMAC handshake then
+    /// runs inside it). Python manager clients can't use TLS.
+    public var tlsCertificate: String?
+    /// PEM private key of ``tlsCertificate``.
+    public var tlsKey: String?
+    /// PEM CA bundle: with it, clients must present a certificate it signed.
+    public var tlsClientCA: String?
 
     public init(authKey: Secret) {
         self.authKey = authKey
@@ -122,6 +129,13 @@ public struct MasterConfiguration: Sendable {
             environment: "TASK_MASTER_IDLE_TIMEOUT",
             flag: "--idle-timeout"
         )
+        public static let tlsCertificate = Setting("tls_cert", environment: "TASK_MASTER_TLS_CERT", flag: "--tls-cert")
+        public static let tlsKey = Setting("tls_key", environment: "TASK_MASTER_TLS_KEY", flag: "--tls-key")
+        public static let tlsClientCA = Setting(
+            "tls_client_ca",
+            environment: "TASK_MASTER_TLS_CLIENT_CA",
+            flag: "--tls-client-ca"
+        )
         public static let adminPort = Setting("admin_port", environment: "TASK_MASTER_ADMIN_PORT", flag: "--admin-port")
         public static let adminHost = Setting("admin_host", environment: "TASK_MASTER_ADMIN_HOST", flag: "--admin-host")
 
@@ -129,7 +143,7 @@ public struct MasterConfiguration: Sendable {
             host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections,
             maxItemsPerRequest, defaultMaxSize, queueMaxSizes, maxQueues, acceptLegacyDigests,
             pythonTypeIDs, allowRemoteShutdown, logLevel, dataDirectory, syncPolicy, syncDelay, leaseTimeout,
-            queueLeaseTimeouts, maxDeliveries, idleTimeout, adminPort, adminHost,
+            queueLeaseTimeouts, maxDeliveries, idleTimeout, adminPort, adminHost, tlsCertificate, tlsKey, tlsClientCA,
         ]
     }
 
@@ -193,6 +207,23 @@ public struct MasterConfiguration: Sendable {
         config.queueLeaseTimeouts = try reader.integerTable(Keys.queueLeaseTimeouts, in: 1...86_400)
             .mapValues { .seconds($0) }
         if let count = try reader.int(Keys.maxDeliveries, in: 0...1_000_000) { config.maxDeliveries = count }
+        config.tlsCertificate = try reader.string(Keys.tlsCertificate)
+        config.tlsKey = try reader.string(Keys.tlsKey)
+        config.tlsClientCA = try reader.string(Keys.tlsClientCA)
+        guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
+            throw ConfigurationError(
+                .missing,
+                setting: Keys.tlsKey.key,
+                "TLS needs both a certificate (--tls-cert) and its key (--tls-key)"
+            )
+        }
+        if config.tlsClientCA != nil, config.tlsCertificate == nil {
+            throw ConfigurationError(
+                .missing,
+                setting: Keys.tlsCertificate.key,
+                "--tls-client-ca needs TLS on: give --tls-cert and --tls-key too"
+            )
+        }
         config.adminPort = try reader.int(Keys.adminPort, in: 0...65535)
         if let host = try reader.string(Keys.adminHost) { config.adminHost = host }
         if let seconds = try reader.double(Keys.idleTimeout, in: 1...86_400 * 30) {

@@ -77,6 +77,15 @@ struct TaskMasterCommand: AsyncParsableCommand {
     @Option(help: "Close connections silent for this many seconds (default: never).")
     var idleTimeout: Double?
 
+    @Option(help: "PEM certificate chain: the port speaks TLS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "PEM CA bundle: require client certificates it signed.")
+    var tlsClientCa: String?
+
     @Option(help: "Serve metrics (/metrics), the status page (/) and /api/stats on this port.")
     var adminPort: Int?
 
@@ -106,6 +115,9 @@ struct TaskMasterCommand: AsyncParsableCommand {
         flags[MasterConfiguration.Keys.maxDeliveries.key] = maxDeliveries.map(String.init)
         flags[MasterConfiguration.Keys.idleTimeout.key] = idleTimeout.map { "\($0)" }
         flags[MasterConfiguration.Keys.adminPort.key] = adminPort.map(String.init)
+        flags[MasterConfiguration.Keys.tlsCertificate.key] = tlsCert
+        flags[MasterConfiguration.Keys.tlsKey.key] = tlsKey
+        flags[MasterConfiguration.Keys.tlsClientCA.key] = tlsClientCa
         flags[MasterConfiguration.Keys.adminHost.key] = adminHost
 
         let configuration: MasterConfiguration

@@ -11,6 +11,8 @@ public struct ServerError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidAuthKey = Code("invalidAuthKey")
         /// The data directory can't be opened or read.
         public static let storageFailed = Code("storageFailed")
+        /// The TLS certificate or key can't be used.
+        public static let tlsFailed = Code("tlsFailed")
 
         public var description: String { name }
     }

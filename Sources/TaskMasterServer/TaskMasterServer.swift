@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import TaskMasterAdmin
 import TaskMasterConfiguration
@@ -55,6 +56,7 @@ public struct TaskMasterServer: Service {
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         let authFailures = AuthFailureTracker()
         let traffic = TrafficCounters()
+        let tls = try ServerTLS.makeContext(configuration)
         let configuration = self.configuration
 
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
@@ -67,6 +69,9 @@ public struct TaskMasterServer: Service {
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(TrafficCountingHandler(counters: traffic))
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        }
                         try channel.pipeline.syncOperations.addHandler(
                             AuthenticatedFramingHandler(
                                 role: .server,
@@ -103,6 +108,8 @@ public struct TaskMasterServer: Service {
                 "address": "\(serverChannel.channel.localAddress?.displayString ?? "?")",
                 "max_frame_bytes": "\(configuration.maxFrameBytes)",
                 "max_connections": "\(configuration.maxConnections)",
+                "tls":
+                    "\(tls == nil ? "off" : configuration.tlsClientCA == nil ? "on" : "on, client certificates required")",
             ]
         )
 

@@ -71,6 +71,18 @@ struct TaskWorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between heartbeats, which keep leases alive (default 5).")
     var heartbeatInterval: Double?
 
+    @Option(help: "PEM CA bundle of a master that speaks TLS (turns TLS on).")
+    var tlsCa: String?
+
+    @Option(help: "PEM client certificate, for a master that requires one (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "The name the master's certificate must carry (default: the --connect host).")
+    var tlsServerName: String?
+
     @Option(help: "Largest frame accepted from the master, in bytes (default 16 MiB).")
     var maxFrameBytes: Int?
 
@@ -95,6 +107,10 @@ struct TaskWorkerCommand: AsyncParsableCommand {
         flags[ConnectionSettings.Keys.maxFrameBytes.key] = maxFrameBytes.map(String.init)
         flags[ConnectionSettings.Keys.handshakeTimeout.key] = handshakeTimeout.map { "\($0)" }
         flags[Keys.logLevel.key] = logLevel
+        flags[ConnectionSettings.Keys.tlsCA.key] = tlsCa
+        flags[ConnectionSettings.Keys.tlsCertificate.key] = tlsCert
+        flags[ConnectionSettings.Keys.tlsKey.key] = tlsKey
+        flags[ConnectionSettings.Keys.tlsServerName.key] = tlsServerName
         flags[Keys.heartbeatInterval.key] = heartbeatInterval.map { "\($0)" }
 
         let configuration: WorkerConfiguration

@@ -25,7 +25,10 @@ private func checkRequest(_ bytes: [UInt8]) {
         trace("request: \(error.code): \(error.message)")
         return
     }
-    trace("request: \(request.ident ?? "None").\(request.method)(\(request.arguments.count) args, \(request.keywords.count) keywords)")
+    trace(
+        "request: \(request.ident ?? "None").\(request.method)"
+            + "(\(request.arguments.count) args, \(request.keywords.count) keywords)"
+    )
     _ = ServerFunction(rawValue: request.method)
     _ = request.keyword("timeout")
     do {
@@ -90,7 +93,10 @@ private func checkReply(_ bytes: [UInt8]) {
         require(false, "reply \(reply) encodes as \(hex(encoded)), which does not read: \(error)")
         return
     }
-    require(again.kindAndText == reply.kindAndText, "reply \(reply) encodes as \(hex(encoded)), which reads as \(again)")
+    require(
+        again.kindAndText == reply.kindAndText,
+        "reply \(reply) encodes as \(hex(encoded)), which reads as \(again)"
+    )
     let reencoded = Result { () throws(PickleError) in try again.encoded() }
     require(
         reencoded == .success(encoded),

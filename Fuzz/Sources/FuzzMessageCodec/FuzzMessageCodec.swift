@@ -47,15 +47,24 @@ private func check<Message: Hashable>(
 }
 
 private func fuzzOne(_ bytes: [UInt8]) {
-    check("request", bytes, decode: { (buffer) throws(WireError) in try Request(decoding: buffer) }) {
-        $0.encode(into: &$1)
-    }
-    check("response", bytes, decode: { (buffer) throws(WireError) in try Response(decoding: buffer) }) {
-        $0.encode(into: &$1)
-    }
-    check("hello", bytes, decode: { (buffer) throws(WireError) in try Hello(decoding: buffer) }) {
-        $0.encode(into: &$1)
-    }
+    check(
+        "request",
+        bytes,
+        decode: { (buffer) throws(WireError) in try Request(decoding: buffer) },
+        encode: { $0.encode(into: &$1) }
+    )
+    check(
+        "response",
+        bytes,
+        decode: { (buffer) throws(WireError) in try Response(decoding: buffer) },
+        encode: { $0.encode(into: &$1) }
+    )
+    check(
+        "hello",
+        bytes,
+        decode: { (buffer) throws(WireError) in try Hello(decoding: buffer) },
+        encode: { $0.encode(into: &$1) }
+    )
     let id = Request.peekID(ByteBuffer(bytes: bytes))
     require(id == Request.peekID(shifted(bytes)), "peekID depends on the reader index")
 }
