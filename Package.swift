@@ -144,6 +144,7 @@ let package = Package(
         .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
         .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TestSupport"]),
         .testTarget(name: "TaskStorageTests", dependencies: ["TaskStorage", "TaskQueue", "TestSupport"]),
+        .testTarget(name: "TaskMasterServerTests", dependencies: ["TaskMasterServer", "TestSupport"]),
         .testTarget(
             name: "TaskMasterConfigurationTests",
             dependencies: ["TaskMasterConfiguration"]

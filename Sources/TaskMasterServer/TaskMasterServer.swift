@@ -72,13 +72,20 @@ public struct TaskMasterServer: Service {
                         if let tls {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                         }
+                        if let idle = configuration.idleTimeout {
+                            try channel.pipeline.syncOperations.addHandler(
+                                IdleTimeoutHandler(timeout: .nanoseconds(idle.nanoseconds))
+                            )
+                        }
+                        let delay = authFailures.penalty(for: channel.remoteAddress?.ipAddress)
                         try channel.pipeline.syncOperations.addHandler(
                             AuthenticatedFramingHandler(
                                 role: .server,
                                 key: key,
                                 maximumFrameLength: configuration.maxFrameBytes,
                                 handshakeTimeout: .nanoseconds(configuration.handshakeTimeout.nanoseconds),
-                                acceptsLegacyDigests: configuration.acceptLegacyDigests
+                                acceptsLegacyDigests: configuration.acceptLegacyDigests,
+                                challengeDelay: .nanoseconds(delay.nanoseconds)
                             )
                         )
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)

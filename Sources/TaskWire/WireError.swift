@@ -18,6 +18,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
             case unsupportedVersion
             case unknownMessageType
             case remoteError
+            case idleTimeout
         }
 
         private let base: Base
@@ -45,6 +46,8 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unknownMessageType = Code(.unknownMessageType)
         /// The peer reported an error in a protocol error message.
         public static let remoteError = Code(.remoteError)
+        /// The peer sent nothing for longer than the idle timeout.
+        public static let idleTimeout = Code(.idleTimeout)
 
         public var description: String { base.rawValue }
     }

@@ -146,3 +146,50 @@ import Testing
         #expect(master.process.isRunning)
     }
 }
+
+@Suite(.serialized) struct ConnectionLimitTests {
+    @Test func aSilentClientIsToldAndClosedAfterTheIdleTimeoutWhileAWorkerWithHeartbeatsStays() async throws {
+        let master = try await MasterProcess.start(arguments: ["--idle-timeout", "1"])
+        let worker = try master.startWorker(["--heartbeat-interval", "0.3"])
+        let raw = try RawConnection(port: master.port)
+        try raw.authenticate(key: Array(master.authKey.utf8))
+        var hello = ByteBuffer()
+        Hello(name: "silent").encode(into: &hello)
+        try raw.sendFrame(Array(hello.readableBytesView))
+        _ = try raw.readFrame()
+        let start = ContinuousClock.now
+        let reply = try Response(decoding: ByteBuffer(bytes: try raw.readFrame()))
+        guard case .error(let error) = reply.message else {
+            Issue.record("expected an error, got \(reply)")
+            return
+        }
+        #expect(error.code == .idleTimeout)
+        #expect(error.message.contains("idle_timeout"))
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(try raw.readToEnd().isEmpty)
+        try await Task.sleep(for: .seconds(1.5))
+        let stats = try await master.stats()
+        #expect(stats.clients.contains { $0.name.hasPrefix("task-worker") })
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit(within: .seconds(20)) == 0)
+        await master.stop()
+    }
+
+    @Test func anAddressThatKeepsFailingTheHandshakeIsSlowedDown() async throws {
+        let master = try await MasterProcess.start()
+        for _ in 0..<8 {
+            let raw = try RawConnection(port: master.port)
+            _ = try raw.readFrame()
+            try raw.sendFrame(Array(repeating: 0, count: 16))  // a wrong answer
+            _ = try? raw.readToEnd()
+        }
+        let raw = try RawConnection(port: master.port)
+        let start = ContinuousClock.now
+        _ = try raw.readFrame()  // the challenge comes, but late
+        #expect(ContinuousClock.now - start >= .milliseconds(300))
+        // A client with the right key still gets in (slowly).
+        let ping = try await master.ctl(["ping"])
+        #expect(ping.status == 0, "\(ping.stderr)")
+        await master.stop()
+    }
+}

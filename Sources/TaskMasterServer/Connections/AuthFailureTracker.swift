@@ -17,6 +17,7 @@ final class AuthFailureTracker: Sendable {
     private struct Record {
         var count = 0
         var lastLogged: ContinuousClock.Instant?
+        var lastFailure: ContinuousClock.Instant?
         var suppressed = 0
     }
 
@@ -47,6 +48,7 @@ final class AuthFailureTracker: Sendable {
             }
             var record = state.records[host, default: Record()]
             record.count += 1
+            record.lastFailure = now
             let due = record.lastLogged.map { now - $0 >= interval } ?? true
             let verdict = Verdict(
                 fromAddress: record.count,
@@ -62,6 +64,23 @@ final class AuthFailureTracker: Sendable {
             }
             state.records[host] = record
             return verdict
+        }
+    }
+
+    /// How long to hold back the challenge for a new connection from `host`: nothing for the
+    /// first few failures, then doubling from 100 ms up to 3 s (under a client's default 5 s
+    /// handshake timeout, so the right key still gets in), so guessing keys is slow. It
+    /// is forgotten 10 minutes after the address last failed.
+    func penalty(for host: String?, now: ContinuousClock.Instant = .now) -> Duration {
+        guard let host else { return .zero }
+        return state.withLock { state in
+            guard let record = state.records[host], record.count > 3 else { return .zero }
+            if let last = record.lastFailure, now - last > .seconds(600) {
+                state.records[host] = nil
+                return .zero
+            }
+            let doublings = min(record.count - 4, 6)
+            return min(.milliseconds(100) * (1 << doublings), .seconds(3))
         }
     }
 

@@ -63,7 +63,12 @@ struct NativeSession {
         do {
             return try await channel.inbound.next()
         } catch let error as WireError {
-            let code: ErrorReply.Code = error.code == .frameTooLarge ? .limitExceeded : .malformedRequest
+            let code: ErrorReply.Code
+            switch error.code {
+            case .frameTooLarge: code = .limitExceeded
+            case .idleTimeout: code = .idleTimeout
+            default: code = .malformedRequest
+            }
             await refuse(code: code, error.message + "; closing the connection")
             throw error
         }

@@ -24,7 +24,12 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
     private var handshake: HandshakeStateMachine
     private let sessionFrameLimit: Int
     private let handshakeTimeout: TimeAmount
+    private let challengeDelay: TimeAmount
     private var timeoutTask: Scheduled<Void>?
+    private var delayTask: Scheduled<Void>?
+    private var began = false
+    /// Between accepting and the delayed challenge.
+    private var holdingBack = false
     private var inbound: ByteBuffer?
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var authenticated = false
@@ -33,13 +38,17 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
     /// - Parameters:
     ///   - maximumFrameLength: the frame limit once the peer is authenticated.
     ///   - handshakeTimeout: how long the whole handshake may take.
+    ///   - challengeDelay: a pause before the handshake starts, to slow down a peer address
+    ///     that keeps failing it.
     public init(
         role: HandshakeStateMachine.Role,
         key: AuthKey,
         maximumFrameLength: Int,
         handshakeTimeout: TimeAmount,
-        acceptsLegacyDigests: Bool = true
+        acceptsLegacyDigests: Bool = true,
+        challengeDelay: TimeAmount = .zero
     ) {
+        self.challengeDelay = challengeDelay
         self.handshake = HandshakeStateMachine(
             role: role,
             key: key,
@@ -60,7 +69,21 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
     }
 
     private func begin(context: ChannelHandlerContext) {
-        guard timeoutTask == nil, !handshake.isFinished else { return }
+        guard !began, !handshake.isFinished else { return }
+        began = true
+        guard challengeDelay <= .zero else {
+            holdingBack = true
+            delayTask = context.eventLoop.assumeIsolated().scheduleTask(in: challengeDelay) { [self] in
+                startHandshake(context: context)
+            }
+            return
+        }
+        startHandshake(context: context)
+    }
+
+    private func startHandshake(context: ChannelHandlerContext) {
+        holdingBack = false
+        guard !closing else { return }
         let loop = context.eventLoop.assumeIsolated()
         timeoutTask = loop.scheduleTask(in: handshakeTimeout) { [self] in
             run(handshake.timedOut(), context: context)
@@ -71,6 +94,11 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }  // a failed connection's further bytes are dropped
         var incoming = unwrapInboundIn(data)
+        if holdingBack {
+            // The peer talks before we even challenged it: not a legitimate client.
+            fail(WireError(.handshakeViolation, "the peer sent data before the handshake began"), context: context)
+            return
+        }
         if inbound == nil {
             inbound = incoming
         } else {
@@ -106,6 +134,7 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         timeoutTask?.cancel()
+        delayTask?.cancel()
         run(handshake.closed(), context: context)
         failPendingWrites(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()

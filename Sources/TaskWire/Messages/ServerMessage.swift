@@ -64,6 +64,8 @@ public struct ErrorReply: Hashable, Sendable, CustomStringConvertible {
         public static let shuttingDown = Code(rawValue: 7)
         /// Something failed inside the master.
         public static let internalError = Code(rawValue: 8)
+        /// The connection was silent past the master's idle timeout. The master closes it.
+        public static let idleTimeout = Code(rawValue: 9)
 
         public var description: String {
             switch self {
@@ -75,6 +77,7 @@ public struct ErrorReply: Hashable, Sendable, CustomStringConvertible {
             case .limitExceeded: return "limit exceeded"
             case .shuttingDown: return "shutting down"
             case .internalError: return "internal error"
+            case .idleTimeout: return "idle timeout"
             default: return "error \(rawValue)"
             }
         }

@@ -1,0 +1,43 @@
+import Testing
+
+@testable import TaskMasterServer
+
+@Suite struct AuthFailureTrackerTests {
+    @Test func warningsAreRateLimitedPerAddress() {
+        let tracker = AuthFailureTracker(interval: .seconds(10))
+        let start = ContinuousClock.now
+        let first = tracker.record(host: "10.0.0.1", now: start)
+        #expect(first.shouldLog && first.fromAddress == 1 && first.total == 1)
+        // A burst from the same address: counted, not logged.
+        for second in 1...5 {
+            #expect(!tracker.record(host: "10.0.0.1", now: start + .seconds(second)).shouldLog)
+        }
+        // Another address is logged at once.
+        #expect(tracker.record(host: "10.0.0.2", now: start + .seconds(6)).shouldLog)
+        // Ten seconds on, the next one is logged with how many were left out.
+        let later = tracker.record(host: "10.0.0.1", now: start + .seconds(11))
+        #expect(later.shouldLog && later.suppressed == 5 && later.fromAddress == 7 && later.total == 8)
+    }
+
+    @Test func repeatedFailuresFromOneAddressAreSlowedDownAndForgottenLater() {
+        let tracker = AuthFailureTracker()
+        let start = ContinuousClock.now
+        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .zero)
+        for index in 1...3 { _ = tracker.record(host: "10.0.0.9", now: start + .milliseconds(index)) }
+        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .zero)  // a few typos are free
+        _ = tracker.record(host: "10.0.0.9", now: start)
+        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .milliseconds(100))
+        for _ in 0..<10 { _ = tracker.record(host: "10.0.0.9", now: start) }
+        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .seconds(3))
+        #expect(tracker.penalty(for: "10.0.0.8", now: start) == .zero)
+        #expect(tracker.penalty(for: "10.0.0.9", now: start + .seconds(601)) == .zero)
+    }
+
+    @Test func theAddressTableIsBounded() {
+        let tracker = AuthFailureTracker(maxTrackedAddresses: 100)
+        for index in 0..<1000 { _ = tracker.record(host: "10.1.\(index / 256).\(index % 256)") }
+        #expect(tracker.total == 1000)
+        // The oldest addresses were forgotten, so the newest one starts from one failure.
+        #expect(tracker.record(host: "10.9.9.9").fromAddress == 1)
+    }
+}
