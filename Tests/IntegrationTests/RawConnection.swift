@@ -4,7 +4,7 @@ import TestSupport
 
 /// A blocking loopback socket with a receive timeout, for sending bytes no well-behaved
 /// client would send.
-final class RawConnection {
+final class RawConnection: Sendable {
     private let fd: Int32
 
     init(port: Int, timeout: Duration = .seconds(10)) throws {
