@@ -69,10 +69,14 @@ let package = Package(
             dependencies: [
                 "TaskQueue",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the hot write path (see BatchStatements.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // Configuration structs with defaults, filled from file, environment and flags.
         .target(name: "TaskMasterConfiguration"),
+        // Log output for the executables: swift-log's stream format, or JSON lines.
+        .target(name: "TaskMasterLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "TaskMasterServer",
             dependencies: [
@@ -108,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "TaskMasterDaemon",
             dependencies: [
-                "TaskMasterServer", "TaskMasterConfiguration",
+                "TaskMasterServer", "TaskMasterConfiguration", "TaskMasterLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -119,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "TaskWorkerCommand",
             dependencies: [
-                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration",
+                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "TaskMasterLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -149,6 +153,7 @@ let package = Package(
             name: "TaskMasterConfigurationTests",
             dependencies: ["TaskMasterConfiguration"]
         ),
+        .testTarget(name: "TaskMasterLoggingTests", dependencies: ["TaskMasterLogging"]),
         .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle"]),
         .testTarget(
             name: "TaskMasterAdminTests",

@@ -76,18 +76,19 @@ extension ManagerRequest {
         guard case .dict(let entries) = graph[fields[3]] else {
             throw ManagerError(.malformedRequest, "the keyword arguments must be a dict")
         }
-        var keywords: [Keyword] = []
+        var names: [String] = []
         for entry in entries {
             guard let name = graph.stringValue(of: entry.key) else {
                 throw ManagerError(.malformedRequest, "keyword argument names must be str")
             }
-            keywords.append(Keyword(name, graph.subgraph(at: entry.value)))
+            names.append(name)
         }
+        let values = graph.subgraphs(at: entries.map(\.value))
         self.init(
             ident: ident,
             method: method,
-            arguments: argumentIDs.map { graph.subgraph(at: $0) },
-            keywords: keywords
+            arguments: graph.subgraphs(at: argumentIDs),
+            keywords: zip(names, values).map { Keyword($0, $1) }
         )
     }
 

@@ -65,7 +65,8 @@ public struct PickleGraph: Hashable, Sendable {
             nodes = other.nodes
             return other.root
         }
-        nodes.reserveCapacity(offset + other.nodes.count)
+        // No reserveCapacity(offset + count): called once per element of a long tuple, an exact
+        // reservation would defeat the array's doubling and copy the arena every time.
         for node in other.nodes { nodes.append(node.shifted(by: offset)) }
         return other.root + offset
     }
@@ -77,24 +78,55 @@ public struct PickleGraph: Hashable, Sendable {
     /// as the method name) become plain nodes of the new graph, which can be stored and
     /// written alone. Sharing and cycles inside the value are kept.
     public func subgraph(at id: PickleNode.ID) -> PickleGraph {
-        if id == root, nodes.count == 1 { return self }
-        // Breadth-first numbering of what `id` reaches; -1 = not reached.
-        var mapping = [Int](repeating: -1, count: nodes.count)
-        mapping[id] = 0
+        // A dictionary, not an array the size of the graph: called for each of many values
+        // of one graph (say, every object of a long list), this stays linear.
+        var mapping: [PickleNode.ID: Int] = [id: 0]
         var order: [PickleNode.ID] = [id]
         var next = 0
         while next < order.count {
             let current = order[next]
             next += 1
             nodes[current].forEachChild { child in
-                if mapping[child] < 0 {
+                if mapping[child] == nil {
                     mapping[child] = order.count
                     order.append(child)
                 }
             }
         }
-        let remapped = order.map { nodes[$0].remapped { mapping[$0] } }
+        let remapped = order.map { nodes[$0].remapped { mapping[$0]! } }
         return PickleGraph(uncheckedNodes: remapped, root: 0)
+    }
+
+    /// ``subgraph(at:)`` for each of `ids`, in one pass of bookkeeping: the cost grows with
+    /// the nodes each value reaches, not with the size of the whole graph for every value (a
+    /// request with thousands of arguments is cut apart in linear time).
+    public func subgraphs(at ids: [PickleNode.ID]) -> [PickleGraph] {
+        // Breadth-first numbering of what one id reaches; -1 = not reached. Reset after each
+        // id by walking only the entries that were set.
+        var mapping: [Int] = []
+        return ids.map { id in
+            if id == root, nodes.count == 1 { return self }
+            var leaf = true
+            nodes[id].forEachChild { _ in leaf = false }
+            if leaf { return PickleGraph(uncheckedNodes: [nodes[id]], root: 0) }
+            if mapping.isEmpty { mapping = [Int](repeating: -1, count: nodes.count) }
+            mapping[id] = 0
+            var order: [PickleNode.ID] = [id]
+            var next = 0
+            while next < order.count {
+                let current = order[next]
+                next += 1
+                nodes[current].forEachChild { child in
+                    if mapping[child] < 0 {
+                        mapping[child] = order.count
+                        order.append(child)
+                    }
+                }
+            }
+            let remapped = order.map { nodes[$0].remapped { mapping[$0] } }
+            for reached in order { mapping[reached] = -1 }
+            return PickleGraph(uncheckedNodes: remapped, root: 0)
+        }
     }
 }
 

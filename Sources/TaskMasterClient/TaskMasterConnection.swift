@@ -122,6 +122,12 @@ public final class TaskMasterConnection: Sendable {
         do {
             try await outbound.write(buffer)
         } catch {
+            // A failed handshake fails the held hello too; the reader knows why (a wrong key).
+            do {
+                for try await _ in reply { break }
+            } catch let reason as ClientError {
+                throw reason
+            } catch {}
             throw ClientError(.connectionClosed, "can't send to the master: \(error)", master: master)
         }
         for try await masterName in reply {

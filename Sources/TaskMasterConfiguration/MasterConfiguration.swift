@@ -19,6 +19,12 @@ public struct MasterConfiguration: Sendable {
     public var maxConnections = 1024
     /// Items allowed in one put, get or complete request. Default 10,000.
     public var maxItemsPerRequest = 10_000
+    /// Bytes that may wait to be sent to one client before the master stops reading its
+    /// requests (backpressure). Default 4 MiB.
+    public var maxBufferedBytes = 4 << 20
+    /// How long a client may leave that buffer full, reading nothing, before it is closed.
+    /// Default 30 s.
+    public var stallTimeout: Duration = .seconds(30)
     /// Capacity of queues without their own entry in ``queueMaxSizes``; 0 = unbounded (default).
     public var defaultMaxSize = 0
     /// Capacity per queue name.
@@ -34,6 +40,8 @@ public struct MasterConfiguration: Sendable {
     public var allowRemoteShutdown = false
     /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
     public var logLevel = "info"
+    /// Log output: `human` (default) or `json` (one JSON object per line).
+    public var logFormat = "human"
     /// Where queued tasks are kept on disk; nil (the default) keeps them in memory only, and
     /// they are lost when the master stops.
     public var dataDirectory: String?
@@ -86,6 +94,12 @@ public struct MasterConfiguration: Sendable {
             environment: "TASK_MASTER_MAX_CONNECTIONS",
             flag: "--max-connections"
         )
+        public static let maxBufferedBytes = Setting(
+            "max_buffered_bytes",
+            environment: "TASK_MASTER_MAX_BUFFERED_BYTES",
+            flag: nil
+        )
+        public static let stallTimeout = Setting("stall_timeout", environment: "TASK_MASTER_STALL_TIMEOUT", flag: nil)
         public static let maxItemsPerRequest = Setting(
             "max_items_per_request",
             environment: "TASK_MASTER_MAX_ITEMS_PER_REQUEST",
@@ -110,6 +124,11 @@ public struct MasterConfiguration: Sendable {
             flag: "--allow-remote-shutdown"
         )
         public static let logLevel = Setting("log_level", environment: "TASK_MASTER_LOG_LEVEL", flag: "--log-level")
+        public static let logFormat = Setting(
+            "log_format",
+            environment: "TASK_MASTER_LOG_FORMAT",
+            flag: "--log-format"
+        )
         public static let dataDirectory = Setting("data_dir", environment: "TASK_MASTER_DATA_DIR", flag: "--data-dir")
         public static let syncPolicy = Setting("sync", environment: "TASK_MASTER_SYNC", flag: "--sync")
         public static let syncDelay = Setting("sync_delay", environment: "TASK_MASTER_SYNC_DELAY", flag: nil)
@@ -141,8 +160,9 @@ public struct MasterConfiguration: Sendable {
 
         public static let all: [Setting] = [
             host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections,
-            maxItemsPerRequest, defaultMaxSize, queueMaxSizes, maxQueues, acceptLegacyDigests,
-            pythonTypeIDs, allowRemoteShutdown, logLevel, dataDirectory, syncPolicy, syncDelay, leaseTimeout,
+            maxItemsPerRequest, maxBufferedBytes, stallTimeout, defaultMaxSize, queueMaxSizes, maxQueues,
+            acceptLegacyDigests,
+            pythonTypeIDs, allowRemoteShutdown, logLevel, logFormat, dataDirectory, syncPolicy, syncDelay, leaseTimeout,
             queueLeaseTimeouts, maxDeliveries, idleTimeout, adminPort, adminHost, tlsCertificate, tlsKey, tlsClientCA,
         ]
     }
@@ -173,31 +193,20 @@ public struct MasterConfiguration: Sendable {
         }
         if let count = try reader.int(Keys.maxConnections, in: 1...1_000_000) { config.maxConnections = count }
         if let count = try reader.int(Keys.maxItemsPerRequest, in: 1...1_000_000) { config.maxItemsPerRequest = count }
+        if let bytes = try reader.int(Keys.maxBufferedBytes, in: 4096...(1 << 30)) { config.maxBufferedBytes = bytes }
+        if let seconds = try reader.double(Keys.stallTimeout, in: 0.1...86_400) {
+            config.stallTimeout = .milliseconds(Int64(seconds * 1000))
+        }
         if let size = try reader.int(Keys.defaultMaxSize, in: 0...Int(Int32.max)) { config.defaultMaxSize = size }
         config.queueMaxSizes = try reader.integerTable(Keys.queueMaxSizes, in: 0...Int(Int32.max))
         if let count = try reader.int(Keys.maxQueues, in: 1...10_000_000) { config.maxQueues = count }
         if let accept = try reader.bool(Keys.acceptLegacyDigests) { config.acceptLegacyDigests = accept }
         config.pythonTypeIDs = try reader.stringTable(Keys.pythonTypeIDs)
         if let allow = try reader.bool(Keys.allowRemoteShutdown) { config.allowRemoteShutdown = allow }
-        if let level = try reader.string(Keys.logLevel) {
-            guard LogLevelName.all.contains(level) else {
-                throw ConfigurationError(
-                    .invalidValue,
-                    setting: Keys.logLevel.key,
-                    "invalid log level \"\(level)\": expected one of \(LogLevelName.all.joined(separator: ", "))"
-                )
-            }
-            config.logLevel = level
-        }
+        if let level = try reader.choice(Keys.logLevel, of: LogLevelName.all) { config.logLevel = level }
+        if let format = try reader.choice(Keys.logFormat, of: LogLevelName.formats) { config.logFormat = format }
         config.dataDirectory = try reader.string(Keys.dataDirectory)
-        if let policy = try reader.string(Keys.syncPolicy) {
-            guard ["always", "batch", "off"].contains(policy) else {
-                throw ConfigurationError(
-                    .invalidValue,
-                    setting: Keys.syncPolicy.key,
-                    "invalid sync policy \"\(policy)\": expected always, batch or off"
-                )
-            }
+        if let policy = try reader.choice(Keys.syncPolicy, of: ["always", "batch", "off"]) {
             config.syncPolicy = policy
         }
         if let ms = try reader.double(Keys.syncDelay, in: 0...1000) { config.syncDelay = .milliseconds(Int64(ms)) }
@@ -233,7 +242,8 @@ public struct MasterConfiguration: Sendable {
     }
 }
 
-/// The log level names swift-log knows.
+/// The log level names swift-log knows, and the log formats the executables write.
 public enum LogLevelName {
     public static let all = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    public static let formats = ["human", "json"]
 }

@@ -135,6 +135,15 @@ public struct SettingsReader: Sendable {
         return string
     }
 
+    /// A string setting that must be one of `choices`.
+    public func choice(_ setting: Setting, of choices: [String]) throws(ConfigurationError) -> String? {
+        guard let (value, source) = lookup(setting) else { return nil }
+        guard case .string(let string) = value, choices.contains(string) else {
+            throw invalid(setting, value, source, "one of \(choices.joined(separator: ", "))")
+        }
+        return string
+    }
+
     /// An integer setting within `range`.
     public func int(_ setting: Setting, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
         guard let (value, source) = lookup(setting) else { return nil }

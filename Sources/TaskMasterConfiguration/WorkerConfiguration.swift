@@ -21,6 +21,8 @@ public struct WorkerConfiguration: Sendable {
     public var maxBackoff: Duration = .seconds(30)
     /// Log level. Default info.
     public var logLevel = "info"
+    /// Log output: `human` (default) or `json` (one JSON object per line).
+    public var logFormat = "human"
     /// How often the worker reports to the master; each report extends its leases. Keep it
     /// well under the master's lease timeout. Default 5 s.
     public var heartbeatInterval: Duration = .seconds(5)
@@ -59,6 +61,11 @@ public struct WorkerConfiguration: Sendable {
             flag: "--max-backoff"
         )
         public static let logLevel = Setting("log_level", environment: "TASK_WORKER_LOG_LEVEL", flag: "--log-level")
+        public static let logFormat = Setting(
+            "log_format",
+            environment: "TASK_WORKER_LOG_FORMAT",
+            flag: "--log-format"
+        )
         public static let heartbeatInterval = Setting(
             "heartbeat_interval",
             environment: "TASK_WORKER_HEARTBEAT_INTERVAL",
@@ -68,7 +75,7 @@ public struct WorkerConfiguration: Sendable {
         public static let all: [Setting] =
             ConnectionSettings.Keys.all + [
                 taskQueue, resultQueue, concurrency, prefetch, exitWhenIdle, pythonManager, maxBackoff, logLevel,
-                heartbeatInterval,
+                logFormat, heartbeatInterval,
             ]
     }
 
@@ -103,16 +110,8 @@ public struct WorkerConfiguration: Sendable {
         if let seconds = try reader.double(Keys.heartbeatInterval, in: 0.05...3600) {
             config.heartbeatInterval = .milliseconds(Int64(seconds * 1000))
         }
-        if let level = try reader.string(Keys.logLevel) {
-            guard LogLevelName.all.contains(level) else {
-                throw ConfigurationError(
-                    .invalidValue,
-                    setting: Keys.logLevel.key,
-                    "invalid log level \"\(level)\": expected one of \(LogLevelName.all.joined(separator: ", "))"
-                )
-            }
-            config.logLevel = level
-        }
+        if let level = try reader.choice(Keys.logLevel, of: LogLevelName.all) { config.logLevel = level }
+        if let format = try reader.choice(Keys.logFormat, of: LogLevelName.formats) { config.logFormat = format }
         return (config, warnings)
     }
 }

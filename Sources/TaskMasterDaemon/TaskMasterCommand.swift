@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import TaskMasterConfiguration
+import TaskMasterLogging
 import TaskMasterServer
 
 @main
@@ -98,6 +99,9 @@ struct TaskMasterCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info (default), notice, warning, error or critical.")
     var logLevel: String?
 
+    @Option(help: "human (default) or json: one JSON object per line, for log collectors.")
+    var logFormat: String?
+
     func run() async throws {
         var flags: [String: String] = [:]
         flags[MasterConfiguration.Keys.host.key] = host
@@ -109,6 +113,7 @@ struct TaskMasterCommand: AsyncParsableCommand {
         flags[MasterConfiguration.Keys.defaultMaxSize.key] = defaultMaxSize.map(String.init)
         flags[MasterConfiguration.Keys.allowRemoteShutdown.key] = allowRemoteShutdown ? "true" : nil
         flags[MasterConfiguration.Keys.logLevel.key] = logLevel
+        flags[MasterConfiguration.Keys.logFormat.key] = logFormat
         flags[MasterConfiguration.Keys.dataDirectory.key] = dataDir
         flags[MasterConfiguration.Keys.syncPolicy.key] = sync
         flags[MasterConfiguration.Keys.leaseTimeout.key] = leaseTimeout.map { "\($0)" }
@@ -133,12 +138,10 @@ struct TaskMasterCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap(
+            format: LogFormat(rawValue: configuration.logFormat) ?? .human,
+            level: Logger.Level(rawValue: configuration.logLevel) ?? .info
+        )
         let logger = Logger(label: "task-master")
         for warning in warnings { logger.warning("\(warning)") }
 

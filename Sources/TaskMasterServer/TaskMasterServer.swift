@@ -58,6 +58,7 @@ public struct TaskMasterServer: Service {
         let traffic = TrafficCounters()
         let tls = try ServerTLS.makeContext(configuration)
         let configuration = self.configuration
+        let logger = self.logger
 
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
         do {
@@ -66,12 +67,21 @@ public struct TaskMasterServer: Service {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .childChannelOption(
+                    .writeBufferWaterMark,
+                    value: .init(low: configuration.maxBufferedBytes / 2, high: configuration.maxBufferedBytes)
+                )
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(TrafficCountingHandler(counters: traffic))
                         if let tls {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
                         }
+                        try channel.pipeline.syncOperations.addHandler(
+                            WriteStallHandler(timeout: .nanoseconds(configuration.stallTimeout.nanoseconds)) {
+                                logger.warning("\($0.message)", metadata: ["peer": "\($0.peer ?? "?")"])
+                            }
+                        )
                         if let idle = configuration.idleTimeout {
                             try channel.pipeline.syncOperations.addHandler(
                                 IdleTimeoutHandler(timeout: .nanoseconds(idle.nanoseconds))

@@ -90,30 +90,7 @@ public final class SQLiteTaskStore: Sendable {
         guard !batch.isEmpty else { return }
         try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
-                let insert = try db.cachedStatement(
-                    sql:
-                        "INSERT OR REPLACE INTO tasks (id, queue, reference, attempt, payload, error) VALUES (?, ?, ?, ?, ?, ?)"
-                )
-                for task in batch.inserts {
-                    try insert.execute(
-                        arguments: [
-                            Int64(bitPattern: task.id), task.queue, Int64(bitPattern: task.reference),
-                            Int64(task.attempt),
-                            Data(task.payload), task.error,
-                        ])
-                }
-                let delete = try db.cachedStatement(sql: "DELETE FROM tasks WHERE id = ?")
-                for id in batch.deletes {
-                    try delete.execute(arguments: [Int64(bitPattern: id)])
-                }
-                let move = try db.cachedStatement(
-                    sql: "UPDATE tasks SET queue = ?, attempt = ?, error = ? WHERE id = ?"
-                )
-                for (id, change) in batch.moves {
-                    try move.execute(arguments: [
-                        change.queue, Int64(change.attempt), change.error, Int64(bitPattern: id),
-                    ])
-                }
+                try BatchStatements(db).run(batch)
                 return .commit
             }
         }

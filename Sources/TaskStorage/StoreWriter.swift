@@ -47,10 +47,15 @@ public final class StoreWriter: Sendable {
 
     private func loop() {
         defer { finished.signal() }
+        let clock = ContinuousClock()
+        var lastWrite = clock.now - .seconds(1)
         while true {
             wake.wait()
             let stop = stopping.load(ordering: .sequentiallyConsistent)
-            if store.syncPolicy == .batch, !stop {
+            // Group commit: a change arriving at an idle writer waits up to `batchDelay` for
+            // company. A busy writer does not wait: what arrived during its last commit is
+            // the group already, and sleeping would only add latency.
+            if store.syncPolicy == .batch, !stop, clock.now - lastWrite > batchDelay {
                 Thread.sleep(
                     forTimeInterval: Double(batchDelay.components.attoseconds) / 1e18
                         + Double(batchDelay.components.seconds)
@@ -68,6 +73,7 @@ public final class StoreWriter: Sendable {
                     return
                 }
                 journal.markDurable(through: through)
+                lastWrite = clock.now
             }
             if stop { return }
         }

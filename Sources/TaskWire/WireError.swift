@@ -19,6 +19,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
             case unknownMessageType
             case remoteError
             case idleTimeout
+            case writeStalled
         }
 
         private let base: Base
@@ -48,6 +49,8 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let remoteError = Code(.remoteError)
         /// The peer sent nothing for longer than the idle timeout.
         public static let idleTimeout = Code(.idleTimeout)
+        /// The peer read nothing while more than the allowed bytes waited to be sent to it.
+        public static let writeStalled = Code(.writeStalled)
 
         public var description: String { base.rawValue }
     }

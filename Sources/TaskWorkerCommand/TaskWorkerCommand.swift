@@ -7,6 +7,7 @@ import ServiceLifecycle
 import SquaringJobs
 import TaskMasterClient
 import TaskMasterConfiguration
+import TaskMasterLogging
 
 @main
 struct TaskWorkerCommand: AsyncParsableCommand {
@@ -92,6 +93,9 @@ struct TaskWorkerCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info (default), notice, warning, error or critical.")
     var logLevel: String?
 
+    @Option(help: "human (default) or json: one JSON object per line, for log collectors.")
+    var logFormat: String?
+
     func run() async throws {
         typealias Keys = WorkerConfiguration.Keys
         var flags: [String: String] = [:]
@@ -107,6 +111,7 @@ struct TaskWorkerCommand: AsyncParsableCommand {
         flags[ConnectionSettings.Keys.maxFrameBytes.key] = maxFrameBytes.map(String.init)
         flags[ConnectionSettings.Keys.handshakeTimeout.key] = handshakeTimeout.map { "\($0)" }
         flags[Keys.logLevel.key] = logLevel
+        flags[Keys.logFormat.key] = logFormat
         flags[ConnectionSettings.Keys.tlsCA.key] = tlsCa
         flags[ConnectionSettings.Keys.tlsCertificate.key] = tlsCert
         flags[ConnectionSettings.Keys.tlsKey.key] = tlsKey
@@ -126,12 +131,10 @@ struct TaskWorkerCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap(
+            format: LogFormat(rawValue: configuration.logFormat) ?? .human,
+            level: Logger.Level(rawValue: configuration.logLevel) ?? .info
+        )
         let logger = Logger(label: "task-worker")
         for warning in warnings { logger.warning("\(warning)") }
 

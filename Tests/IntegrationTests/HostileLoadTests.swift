@@ -1,47 +1,75 @@
 import Foundation
-import Synchronization
 import TaskWire
 import TestSupport
 import Testing
 
 /// Abuse from every side while a batch runs: it must still come out right, at no less than half
 /// its unloaded speed.
+///
+/// The attacker is a child process (plain Python sockets), so its thousand connections are
+/// not file descriptors of the test process: Foundation's `Process.run()` reads the test
+/// process's `/proc/self/fd` for every process the other tests launch, and crashed reading a
+/// listing that long.
 @Suite(.serialized) struct HostileLoadTests {
-    /// Connections and misbehaviour kept up by plain blocking sockets on their own threads
-    /// (never on Swift's cooperative threads, which the test itself needs).
-    final class Attack: Sendable {
-        private let stopped = Atomic<Bool>(false)
-        private let idle = Mutex<[RawConnection]>([])
-        let port: Int
+    /// Holds `idle` silent connections, and every 10-20 ms sends garbage instead of a
+    /// handshake answer, a truncated frame, an announced 2 GiB frame; one slow client sends a
+    /// byte a second. Prints READY once the idle connections are open; runs until killed, at
+    /// most 300 s.
+    static let attacker = #"""
+        import socket, sys, threading, time
+        port, idle = int(sys.argv[1]), int(sys.argv[2])
+        stop = threading.Event()
 
-        init(port: Int) { self.port = port }
+        def connect():
+            s = socket.create_connection(('127.0.0.1', port), timeout=2)
+            return s
 
-        func stop() {
-            stopped.store(true, ordering: .relaxed)
-            idle.withLock { $0.removeAll() }
-        }
+        held = [connect() for _ in range(idle)]
+        print('READY', len(held), flush=True)
 
-        /// Opens `count` connections that never send a byte.
-        func holdIdleConnections(_ count: Int) throws {
-            for _ in 0..<count {
-                let connection = try RawConnection(port: port, timeout: .seconds(2))
-                idle.withLock { $0.append(connection) }
-            }
-        }
+        def every(interval, body):
+            def loop():
+                n = 0
+                while not stop.is_set():
+                    try:
+                        body(n)
+                    except OSError:
+                        pass
+                    n += 1
+                    time.sleep(interval)
+            threading.Thread(target=loop, daemon=True).start()
 
-        /// Repeats `body` every `interval` on a thread of its own until stopped.
-        func repeatEvery(_ interval: TimeInterval, _ body: @escaping @Sendable (Int) -> Void) {
-            let thread = Thread { [self] in
-                var round = 0
-                while !stopped.load(ordering: .relaxed) {
-                    body(round)
-                    round += 1
-                    Thread.sleep(forTimeInterval: interval)
-                }
-            }
-            thread.start()
-        }
-    }
+        def read_challenge(s):
+            try:
+                s.recv(4096)
+            except OSError:
+                pass
+
+        def garbage(n):
+            with connect() as s:
+                read_challenge(s)
+                s.sendall(bytes((i * 31 + n) & 0xFF for i in range(64)))
+
+        def truncated(n):
+            with connect() as s:
+                read_challenge(s)
+                s.sendall(bytes([0, 0, 0, 100]) + bytes([7]) * 50)
+
+        def huge(n):
+            with connect() as s:
+                read_challenge(s)
+                s.sendall(bytes([0x7F, 0xFF, 0xFF, 0xFF]))
+
+        slow = connect()
+        every(0.01, garbage)
+        every(0.01, truncated)
+        every(0.02, huge)
+        every(1.0, lambda n: slow.send(b'\x00'))
+        deadline = time.time() + 300
+        while not stop.is_set() and time.time() < deadline:
+            time.sleep(0.1)
+        print('DONE', flush=True)
+        """#
 
     @Test func aBatchRunsRightAndAtLeastHalfAsFastUnderAbuse() async throws {
         let master = try await MasterProcess.start(arguments: [
@@ -55,30 +83,22 @@ import Testing
         let unloaded = try BatchSummary(stdout: quiet.stdout)
         #expect(unloaded.completed == count)
 
-        let attack = Attack(port: master.port)
-        try attack.holdIdleConnections(1000)
-        let port = master.port
-        attack.repeatEvery(0.01) { round in  // garbage instead of a handshake answer
-            guard let raw = try? RawConnection(port: port, timeout: .seconds(2)) else { return }
-            _ = try? raw.readFrame()
-            try? raw.send((0..<64).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ round) })
-        }
-        attack.repeatEvery(0.01) { _ in  // truncated frames: a header for 100 bytes, then 50, then gone
-            guard let raw = try? RawConnection(port: port, timeout: .seconds(2)) else { return }
-            _ = try? raw.readFrame()
-            try? raw.send([0, 0, 0, 100] + Array(repeating: 7, count: 50))
-        }
-        attack.repeatEvery(0.02) { _ in  // a 2 GiB frame announced
-            guard let raw = try? RawConnection(port: port, timeout: .seconds(2)) else { return }
-            _ = try? raw.readFrame()
-            try? raw.send([0x7F, 0xFF, 0xFF, 0xFF])
-        }
-        let slow = try RawConnection(port: port, timeout: .seconds(2))
-        attack.repeatEvery(1.0) { _ in try? slow.send([0x00]) }  // one byte a second
+        let python = try PythonInterpreter.require("3.13")
+        let attack = try python.start(
+            script: Self.attacker,
+            arguments: ["\(master.port)", "1000"],
+            name: "attacker"
+        )
+        defer { attack.kill9() }
+        #expect(
+            await attack.waitForLine(within: .seconds(60)) { $0.hasPrefix("READY 1000") } != nil,
+            "\(attack.transcript)"
+        )
         try await Task.sleep(for: .milliseconds(500))
 
         let loaded = try await master.ctl(["batch", "--count", "\(count)", "--json", "--quiet"])
-        attack.stop()
+        #expect(attack.isRunning, "the attack stopped early:\n\(attack.transcript)")
+        attack.kill9()
         #expect(loaded.status == 0, "\(loaded.stderr)")
         let summary = try BatchSummary(stdout: loaded.stdout)
         print(

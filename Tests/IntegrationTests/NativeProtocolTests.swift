@@ -175,6 +175,46 @@ import Testing
         await master.stop()
     }
 
+    @Test func aClientThatReadsNoRepliesIsClosedOnceItsBufferStaysFull() async throws {
+        let master = try await MasterProcess.start(
+            environment: ["TASK_MASTER_MAX_BUFFERED_BYTES": "65536", "TASK_MASTER_STALL_TIMEOUT": "1"]
+        )
+        // Eight 1 MiB items to peek at: each reply is 8 MiB, so a few fill every buffer.
+        try await TaskMasterConnection.withConnection(
+            to: "127.0.0.1",
+            port: master.port,
+            authKey: Array(master.authKey.utf8)
+        ) { client in
+            let items = (0..<8).map { _ in NewItem(payload: [UInt8](repeating: 0x2A, count: 1 << 20)) }
+            _ = try await client.put(items, into: "big")
+        }
+        let raw = try RawConnection(port: master.port, timeout: .seconds(5))
+        try raw.authenticate(key: Array(master.authKey.utf8))
+        var hello = ByteBuffer()
+        Hello(name: "deaf").encode(into: &hello)
+        try raw.sendFrame(Array(hello.readableBytesView))
+        _ = try raw.readFrame()
+        var request = ByteBuffer()
+        Request(id: 1, .peek(queue: "big", maxItems: 8)).encode(into: &request)
+        let frame = Array(FrameEncoder.frame(Array(request.readableBytesView)).readableBytesView)
+        // Peeks, never reading a reply, until the master closes the connection (a send fails).
+        let started = ContinuousClock.now
+        var closed = false
+        while !closed, ContinuousClock.now - started < .seconds(30) {
+            do { try raw.send(frame) } catch { closed = true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(closed, "the master kept a client that reads nothing")
+        let warning = await master.process.waitForLine(within: .seconds(10), stream: \.stderrLines) {
+            $0.contains("read none of the replies")
+        }
+        #expect(warning != nil, "\(master.process.transcript)")
+        // Everyone else is served.
+        let ping = try await master.ctl(["ping"])
+        #expect(ping.status == 0, "\(ping.stderr)")
+        await master.stop()
+    }
+
     @Test func anAddressThatKeepsFailingTheHandshakeIsSlowedDown() async throws {
         let master = try await MasterProcess.start()
         for _ in 0..<8 {

@@ -23,7 +23,7 @@ enum Namespaces {
         process.arguments = Array(command.dropFirst())
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
+        guard (try? process.runSerialized()) != nil else { return false }
         process.waitUntilExit()
         return process.terminationStatus == 0
     }
@@ -110,9 +110,29 @@ struct NetworkNamespaceTests {
 
         let count = 20000
         let batch = try ctl(["batch", "--count", "\(count)", "--json", "--timeout", "120"])
-        try await Task.sleep(for: .milliseconds(400))
-        // Cut worker 1's cable: no FIN, no RST — the master only learns from the lease timeout.
+        // Once tasks are queued a running worker holds some nearly all the time: freeze worker 1
+        // while the master shows it holding some, cut its cable, then let it run on. No FIN, no
+        // RST reaches the master, which only learns from the lease timeout.
+        func taskStats() async throws -> [String: Any] {
+            let stats = try ctl(["stats", "--json"])
+            _ = await stats.waitForExit(within: .seconds(10))
+            let json = try? JSONSerialization.jsonObject(with: Data(stats.stdoutLines.joined().utf8))
+            return json as? [String: Any] ?? [:]
+        }
+        var started = false
+        for _ in 0..<100 where !started {
+            let queues = try await taskStats()["queues"] as? [[String: Any]] ?? []
+            started = (queues.first { $0["name"] as? String == "task" }?["total_put"] as? Int ?? 0) > 0
+            if !started { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let cutName = "task-worker \(workerProcesses[0].processIdentifier)@"
+        let held = try await workerProcesses[0].freezeHoldingTasks {
+            let clients = try await taskStats()["clients"] as? [[String: Any]] ?? []
+            return clients.first { ($0["name"] as? String)?.hasPrefix(cutName) == true }?["leased"] as? Int ?? 0
+        }
+        #expect(held > 0, "worker 1 never held a task:\n\(workerProcesses[0].transcript)")
         #expect(Namespaces.run([ip, "-n", workers[0], "link", "set", "tmv0w\(tag)", "down"]))
+        workerProcesses[0].signal(SIGCONT)
 
         guard let status = await batch.waitForExit(within: .seconds(150)) else {
             batch.kill9()

@@ -25,34 +25,41 @@ import Testing
         let master = try await MasterProcess.start()
         let count = 40000
         // Large prefetch: the victim surely holds leased tasks when it dies.
+        // The victim works alone at first: with the queue full and no one else to take from
+        // it, a running victim holds tasks nearly all the time. Freeze it while the master shows
+        // it holding some; it will die holding them, for certain.
         let victim = try master.startWorker(["--prefetch", "1000"], name: "victim")
-        let survivor = try master.startWorker(["--prefetch", "1000"], name: "survivor")
+        let victimName = "task-worker \(victim.processIdentifier)@"
+        var connected = false
+        for _ in 0..<100 where !connected {
+            connected = try await master.stats().clients.contains { $0.name.hasPrefix(victimName) }
+            if !connected { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(connected)
         let batch = try ManagedProcess(
             Binaries.ctl,
             ["batch", "--count", "\(count)", "--json"],
             environment: master.clientEnvironment,
             name: "task-ctl"
         )
-        // Wait until work is well under way, then kill -9 one worker.
+        var started = false
+        for _ in 0..<300 where !started {
+            started = try await (master.stats().queue("task")?.total_put ?? 0) > 0
+            if !started { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let held = try await victim.freezeHoldingTasks {
+            try await master.stats().clients.first { $0.name.hasPrefix(victimName) }?.leased ?? 0
+        }
+        let clients = try await master.stats().clients.map { "\($0.name): \($0.leased)" }
+        #expect(held > 0, "the victim never held a task; clients: \(clients)\n\(victim.transcript)")
+        let survivor = try master.startWorker(["--prefetch", "1000"], name: "survivor")
+        // The survivor works on meanwhile; kill -9 the victim well into the batch.
         var acked = 0
         let deadline = ContinuousClock.now.advanced(by: .seconds(60))
         while acked < count / 8, ContinuousClock.now < deadline {
             acked = try await master.stats().queue("task")?.total_acked ?? 0
             try await Task.sleep(for: .milliseconds(50))
         }
-        // Freeze the victim until the master shows it holding leased tasks, then kill it: it dies
-        // with work in hand, for certain.
-        let victimName = "task-worker \(victim.processIdentifier)@"
-        var held = 0
-        for _ in 0..<200 where held == 0 {
-            victim.signal(SIGSTOP)
-            held = try await master.stats().clients.first { $0.name.hasPrefix(victimName) }?.leased ?? 0
-            if held == 0 {
-                victim.signal(SIGCONT)
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        #expect(held > 0, "the victim never held a task")
         victim.kill9()
         #expect(await victim.waitForExit(within: .seconds(10)) != nil)
         #expect(acked < count, "the batch finished before the worker could be killed")

@@ -45,17 +45,34 @@ public final class ManagedProcess: Sendable {
         process.standardInput = input
         self.process = process
         self.name = name ?? executable.lastPathComponent
-        out.fileHandleForReading.readabilityHandler = { [box] handle in
-            let data = handle.availableData
+        Self.drain(out.fileHandleForReading) { [box] data in
             box.state.withLock { Self.split(data, into: &$0.stdout, partial: &$0.partialOut) }
         }
-        err.fileHandleForReading.readabilityHandler = { [box] handle in
-            let data = handle.availableData
+        Self.drain(err.fileHandleForReading) { [box] data in
             box.state.withLock { Self.split(data, into: &$0.stderr, partial: &$0.partialErr) }
         }
-        try process.run()
+        try process.runSerialized()
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try? input.fileHandleForWriting.close()
+    }
+
+    /// Reads `handle` on a thread of its own until end of file, handing each chunk (and the
+    /// empty one at the end) to `sink`, then closes it.
+    ///
+    /// Not `readabilityHandler`: a handler holds its handle and the handle its handler, so
+    /// the pipe is never closed unless the handler is cleared, and clearing it races with
+    /// dispatch. Leaked pipes (a test run launches hundreds of processes) made Foundation's
+    /// `Process.run()` crash reading a `/proc/self/fd` listing over a thousand entries long.
+    private static func drain(_ handle: FileHandle, _ sink: @escaping @Sendable (Data) -> Void) {
+        let thread = Thread {
+            while true {
+                let data = handle.availableData
+                sink(data)
+                if data.isEmpty { break }
+            }
+            try? handle.close()
+        }
+        thread.start()
     }
 
     private static func split(_ data: Data, into lines: inout [String], partial: inout Data) {

@@ -142,7 +142,7 @@ public struct PythonInterpreter: Hashable, Sendable, CustomStringConvertible {
         process.standardOutput = output
         process.standardError = errors
         do {
-            try process.run()
+            try process.runSerialized()
         } catch {
             throw Failure("\(self) could not start: \(error)")
         }

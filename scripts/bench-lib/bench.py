@@ -5,7 +5,9 @@ import argparse
 import json
 import os
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -127,6 +129,25 @@ def main():
             'p50 %.0f µs, p99 %.0f µs' % (lat['p50_us'], lat['p99_us']), '%d round trips' % args.latency_count)
     finally:
         m.stop()
+
+    # (f) Durable mode: the same batch with every queued and leased task kept in SQLite, for
+    # each sync policy; compared with the memory-mode batch above.
+    for policy in ('batch', 'always'):
+        data = tempfile.mkdtemp(prefix='taskmaster-bench-')
+        m = Master(args.bin, key, ['--data-dir', data, '--sync', policy])
+        try:
+            m.start_workers(2)
+            time.sleep(0.5)
+            s = m.ctl('batch', '--count', str(args.count), '--json', '--quiet')
+            ok = s['completed'] == args.count and s['wrong'] == 0 and s['missing'] == 0
+            results['durable_%s_tasks_per_second' % policy] = s['tasks_per_second']
+            ratio = s['tasks_per_second'] / results['taskmaster_tasks_per_second']
+            results['durable_%s_vs_memory' % policy] = ratio
+            row('… durable, --sync %s (SQLite WAL)' % policy, '%.0f tasks/s' % s['tasks_per_second'],
+                '%.0f%% of memory mode; %s' % (ratio * 100, 'all squares right' if ok else 'WRONG: %s' % s))
+        finally:
+            m.stop()
+            shutil.rmtree(data, ignore_errors=True)
 
     # (c) Python's own manager: the classic master/worker pair, same job; and (e) the same
     # Python programs served by task-master. Alternated three times, medians reported: on a

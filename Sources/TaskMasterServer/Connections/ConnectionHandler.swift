@@ -58,7 +58,7 @@ struct ConnectionHandler {
                 metadata: ["tasks": "\(returned)"]
             )
         } else {
-            logger.debug("connection closed")
+            logger.info("connection closed")
         }
     }
 
