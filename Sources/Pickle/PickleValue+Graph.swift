@@ -93,6 +93,17 @@ extension PickleGraph {
                     throw PickleError(.limitExceeded, "the value expands to more than \(limits.maxNodes) values")
                 }
                 if let leaf = leafValue(of: id) {
+                    // An object kept as a graph of its own counts with all its nodes: a small
+                    // graph sharing one large object many times must not expand without bound.
+                    if case .graph(let part) = leaf {
+                        produced += part.nodes.count - 1
+                        guard produced <= limits.maxNodes else {
+                            throw PickleError(
+                                .limitExceeded,
+                                "the value expands to more than \(limits.maxNodes) values"
+                            )
+                        }
+                    }
                     built.append(leaf)
                     continue
                 }

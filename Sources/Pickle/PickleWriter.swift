@@ -401,6 +401,10 @@ public struct PickleWriter: Sendable {
             } else {
                 throw invalid("extension code \(code) does not fit in 32 bits")
             }
+            // Python never memoizes an extension code, nor mutates one; a pickle that did both
+            // (APPENDS onto it, through its own memo) is written with the memo, or the object
+            // would contain itself forever.
+            if !object.mutations.isEmpty { memoize(id) }
             schedule(object.mutations)
         case .reduce(let callable, let arguments):
             slots[id].entered += 1

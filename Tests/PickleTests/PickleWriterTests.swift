@@ -1,4 +1,6 @@
 import BigInt
+import Foundation
+import TestSupport
 import Testing
 
 @testable import Pickle
@@ -223,5 +225,30 @@ import Testing
         // Too deep for the default reader limits, as it should be.
         #expect(errorCode(of: bytes) == .limitExceeded)
         #expect(errorCode(of: bytes, limits: PickleLimits(maxDepth: 300_000)) == nil)
+    }
+}
+
+/// Inputs the fuzzer (`scripts/fuzz`) found; each once hung the writer.
+@Suite struct FuzzFoundWriterTests {
+    /// `EXT4 … MEMOIZE MARK 1 GET(2) APPENDS`: an extension-code object appended to itself
+    /// through its memo. Python never memoizes an extension code, so writing it as Python would
+    /// (no memo) recursed forever; it is now written with the memo, and reads back the same.
+    @Test func anExtensionObjectAppendedToItselfIsWrittenOnceWithItsMemo() throws {
+        let input = Fixtures.repositoryRoot.appendingPathComponent(
+            "Fuzz/Regressions/FuzzPickle/timeout-extension-object-appended-to-itself"
+        )
+        let bytes = [UInt8](try Data(contentsOf: input))
+        let graph = try PickleReader.read(bytes)
+        let written = try graph.pickled()
+        let again = try PickleReader.read(written)
+        guard case .tuple(let items) = again.rootNode, items.count == 2,
+            case .object(let object) = again[items[1]],
+            case .append(let appended) = object.mutations.first
+        else {
+            Issue.record("read back as \(again)")
+            return
+        }
+        #expect(appended.count == 2 && appended[1] == items[1], "the object holds itself again")
+        #expect(try again.pickled() == written)
     }
 }
