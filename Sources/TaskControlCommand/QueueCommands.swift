@@ -45,7 +45,12 @@ struct Put: AsyncParsableCommand {
 
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Take values off a queue and print them, one per line (they are acknowledged)."
+        abstract: "Take values off a queue and print them, one per line (they are acknowledged).",
+        discussion: """
+            Examples:
+              task-ctl get result                      # one item if there is one, at once
+              task-ctl get result --count 10 --timeout 5
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
@@ -79,7 +84,14 @@ struct Get: AsyncParsableCommand {
 }
 
 struct Ping: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check that the master answers, and how fast.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check that the master answers, and how fast.",
+        discussion: """
+            Exits 0 if the master answered; 2 if it could not be reached or refused us (a wrong
+            authkey, say), with the reason on stderr.
+            Example: task-ctl ping --connect 10.0.0.5:5000
+            """
+    )
 
     @OptionGroup var connection: ConnectionOptions
 

@@ -5,7 +5,12 @@ import TaskWire
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per queue: depth, in flight, totals; and the connected clients."
+        abstract: "Per queue: depth, in flight, totals; and the connected clients.",
+        discussion: """
+            Examples:
+              task-ctl stats
+              task-ctl stats --json | jq '.queues[] | select(.name == "task") | .depth'
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions

@@ -4,7 +4,8 @@ import TaskMasterClient
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the stats table, refreshed every second (Ctrl-C to stop)."
+        abstract: "Show the stats table, refreshed every second (Ctrl-C to stop).",
+        discussion: "Example: task-ctl watch --connect 10.0.0.5:5000"
     )
 
     @OptionGroup var connection: ConnectionOptions
