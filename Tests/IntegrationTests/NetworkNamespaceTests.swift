@@ -132,7 +132,7 @@ struct NetworkNamespaceTests {
         }
         #expect(held > 0, "worker 1 never held a task:\n\(workerProcesses[0].transcript)")
         #expect(Namespaces.run([ip, "-n", workers[0], "link", "set", "tmv0w\(tag)", "down"]))
-        workerProcesses[0].signal(SIGCONT)
+        workerProcesses[0].thaw()
 
         guard let status = await batch.waitForExit(within: .seconds(150)) else {
             batch.kill9()
