@@ -213,34 +213,32 @@ public final class QueueEngine: Sendable {
     ///   Python's `get` acknowledges its delivery without marking it done.
     @discardableResult
     public func ack(_ ids: [TaskID], in queue: String, consumer: ConsumerID, markDone: Bool = true) async -> AckResult {
-        let result = locked { state in
-            var resumptions: [Resumption] = []
-            let (result, _) = state.settleLeases(
-                ids,
-                in: queue,
-                consumer: consumer,
-                requeue: false,
-                markDone: markDone,
-                resumptions: &resumptions
-            )
-            return (result, resumptions)
-        }
-        await durable()
-        return result
+        await settle(ids, in: queue, consumer: consumer, requeue: false, markDone: markDone)
     }
 
     /// Gives leased tasks back: they return to the front of their queue and are delivered
     /// again (or dead-lettered past the delivery limit).
     @discardableResult
     public func nack(_ ids: [TaskID], in queue: String, consumer: ConsumerID) async -> AckResult {
+        await settle(ids, in: queue, consumer: consumer, requeue: true, markDone: false)
+    }
+
+    /// Ends leases: the tasks are done (`requeue` false) or go back to the front of the queue.
+    private func settle(
+        _ ids: [TaskID],
+        in queue: String,
+        consumer: ConsumerID,
+        requeue: Bool,
+        markDone: Bool
+    ) async -> AckResult {
         let result = locked { state in
             var resumptions: [Resumption] = []
             let (result, _) = state.settleLeases(
                 ids,
                 in: queue,
                 consumer: consumer,
-                requeue: true,
-                markDone: false,
+                requeue: requeue,
+                markDone: markDone,
                 resumptions: &resumptions
             )
             return (result, resumptions)

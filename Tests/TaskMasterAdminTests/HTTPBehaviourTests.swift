@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TaskMasterAdmin
+import TestSupport
 import Testing
 
 @Suite("HTTP behaviour")
@@ -150,6 +151,6 @@ struct HTTPBehaviourTests {
         await group.triggerGracefulShutdown()
         try await withTimeout(.seconds(10), "the graceful shutdown") { try await running.value }
         #expect(try await idle.closedByPeer())
-        #expect(throws: AdminTestFailure.self) { try HTTPTestConnection(port: port) }
+        #expect(throws: TestFailure.self) { try HTTPTestConnection(port: port) }
     }
 }
