@@ -51,7 +51,7 @@ public final class ManagedProcess: Sendable {
         Self.drain(err.fileHandleForReading) { [box] data in
             box.state.withLock { Self.split(data, into: &$0.stderr, partial: &$0.partialErr) }
         }
-        try process.runSerialized()
+        try process.run()
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try? input.fileHandleForWriting.close()
     }

@@ -142,7 +142,7 @@ public struct PythonInterpreter: Hashable, Sendable, CustomStringConvertible {
         process.standardOutput = output
         process.standardError = errors
         do {
-            try process.runSerialized()
+            try process.run()
         } catch {
             throw Failure("\(self) could not start: \(error)")
         }
