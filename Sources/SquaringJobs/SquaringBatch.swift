@@ -249,44 +249,61 @@ public struct SquaringBatch: Sendable {
         progress: @Sendable (Progress) -> Void,
         events: (@Sendable (Event) -> Void)?
     ) async throws {
-        while !ledger.isFinished, ContinuousClock.now < deadline {
-            let wait = min(Duration.milliseconds(500), deadline - ContinuousClock.now)
-            let deliveries = try await master.get(
-                from: resultQueue,
-                maxItems: 1000,
-                wait: .milliseconds(UInt32(clamping: max(1, wait.milliseconds)))
-            )
-            // Earlier unknown results may be ours now that more put answers are recorded.
-            let retry = ledger.takeHeld()
-            var settled: [TaskID] = []
-            var unknown: [Delivery] = []
-            for delivery in retry + deliveries {
-                switch ledger.record(reference: delivery.reference, payload: delivery.payload) {
-                case .completed(_, let text):
-                    events?(.result(text))
-                    settled.append(delivery.id)
-                case .wrong(let index, let text):
-                    events?(.wrongResult(expected: Square.line(numbers[index]), got: text))
-                    settled.append(delivery.id)
-                case .duplicate:
-                    settled.append(delivery.id)
-                case .unknown:
-                    unknown.append(delivery)
-                }
-            }
-            ledger.hold(unknown)
-            if !settled.isEmpty { try await master.ack(settled, in: resultQueue) }
-            let (completed, wrong, _) = ledger.counts
-            progress(
-                Progress(
-                    submitted: ledger.submittedCount,
-                    answered: completed + wrong,
-                    total: numbers.count,
-                    elapsed: ContinuousClock.now - start
+        // Acks are not awaited before the next get (a few stay in flight): with a durable
+        // master an ack waits for a commit, and a result acked soon after its completion
+        // never reaches the disk at all.
+        try await withThrowingTaskGroup(of: Void.self) { acks in
+            var acksInFlight = 0
+            while !ledger.isFinished, ContinuousClock.now < deadline {
+                let wait = min(Duration.milliseconds(500), deadline - ContinuousClock.now)
+                let deliveries = try await master.get(
+                    from: resultQueue,
+                    maxItems: 5000,
+                    wait: .milliseconds(UInt32(clamping: max(1, wait.milliseconds)))
                 )
-            )
+                // Earlier unknown results may be ours now that more put answers are recorded.
+                let retry = ledger.takeHeld()
+                var settled: [TaskID] = []
+                var unknown: [Delivery] = []
+                for delivery in retry + deliveries {
+                    switch ledger.record(reference: delivery.reference, payload: delivery.payload) {
+                    case .completed(_, let text):
+                        events?(.result(text))
+                        settled.append(delivery.id)
+                    case .wrong(let index, let text):
+                        events?(.wrongResult(expected: Square.line(numbers[index]), got: text))
+                        settled.append(delivery.id)
+                    case .duplicate:
+                        settled.append(delivery.id)
+                    case .unknown:
+                        unknown.append(delivery)
+                    }
+                }
+                ledger.hold(unknown)
+                if !settled.isEmpty {
+                    if acksInFlight >= Self.acksInFlight {
+                        try await acks.next()
+                        acksInFlight -= 1
+                    }
+                    acks.addTask { [settled] in try await master.ack(settled, in: resultQueue) }
+                    acksInFlight += 1
+                }
+                let (completed, wrong, _) = ledger.counts
+                progress(
+                    Progress(
+                        submitted: ledger.submittedCount,
+                        answered: completed + wrong,
+                        total: numbers.count,
+                        elapsed: ContinuousClock.now - start
+                    )
+                )
+            }
+            try await acks.waitForAll()
         }
     }
+
+    /// Result acks a consumer sends before waiting for the first of them.
+    static let acksInFlight = 4
 }
 
 /// The summary of the connection that finished the batch.

@@ -207,7 +207,9 @@ public struct TaskMasterServer: Service {
         let policy = SyncPolicy(rawValue: configuration.syncPolicy) ?? .batch
         let store = try SQLiteTaskStore(directory: directory, syncPolicy: policy)
         let restored = try store.loadAll()
-        let journal = Journal()
+        // Under `always` every change is on disk before it is answered; otherwise a
+        // completion may wait one commit (see Journal.defersCompletions).
+        let journal = Journal(defersCompletions: policy != .always)
         let engine = try QueueEngine(
             limits: limits,
             clock: clock,

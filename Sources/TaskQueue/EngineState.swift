@@ -14,6 +14,8 @@ struct EngineState {
     let journal: Journal?
     /// Mutations of the current operation, appended to the journal in one go.
     private var changes: [StoreMutation] = []
+    /// Whether the current operation's changes are one completion.
+    private var changesAreCompletion = false
     /// The engine's time (elapsed since it started), set by the engine as each operation
     /// begins; leases end at this time plus their timeout.
     var clockNow: Duration = .zero
@@ -54,8 +56,9 @@ struct EngineState {
 
     /// Sends this operation's changes to the journal; returns the sequence number to wait for.
     mutating func commitChanges() -> UInt64 {
+        defer { changesAreCompletion = false }
         guard let journal, !changes.isEmpty else { return 0 }
-        let sequence = journal.append(changes)
+        let sequence = journal.append(changes, isCompletion: changesAreCompletion)
         changes.removeAll(keepingCapacity: true)
         return sequence
     }
@@ -423,6 +426,7 @@ struct EngineState {
     ) throws(QueueError) -> (AckResult, [TaskID]) {
         guard !isShutDown else { throw shuttingDownError(taskQueue) }
         let target = try queueID(named: resultQueue)
+        changesAreCompletion = changes.isEmpty  // only when nothing else is in the same append
         let (ack, settled) = settleLeases(
             ids,
             in: taskQueue,

@@ -30,6 +30,23 @@ public struct StoredTask: Hashable, Sendable {
     }
 }
 
+/// What the store's writer takes from the journal in one go.
+public struct PendingChanges: Sendable {
+    /// The mutations, in the order the engine made them.
+    public var mutations: [StoreMutation]
+    /// The ranges of `mutations` that are completions (a worker's ack with its results),
+    /// which the store may make durable one commit later; see ``Journal/defersCompletions``.
+    public var completions: [Range<Int>]
+    /// The sequence number of the last mutation.
+    public var through: UInt64
+
+    public init(mutations: [StoreMutation], completions: [Range<Int>] = [], through: UInt64) {
+        self.mutations = mutations
+        self.completions = completions
+        self.through = through
+    }
+}
+
 /// The engine's write-ahead log to a store: mutations appended in order under the engine's
 /// lock, taken in batches by the store's writer, and waiters released once the store says
 /// they are durable.
@@ -39,6 +56,7 @@ public struct StoredTask: Hashable, Sendable {
 public final class Journal: Sendable {
     private struct State {
         var pending: [StoreMutation] = []
+        var completions: [Range<Int>] = []
         /// Sequence number of the last mutation appended.
         var appended: UInt64 = 0
         /// Every mutation up to this one is durable.
@@ -50,14 +68,29 @@ public final class Journal: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    /// Whether a completion may become durable one commit after the changes around it.
+    ///
+    /// A result is usually taken and acknowledged within a commit or two of the completion
+    /// that made it; holding the completion back one commit lets the store drop the result's
+    /// insert and delete together, halving the rows written per task. The engine then answers
+    /// a completion without waiting for the disk. Nothing acknowledged is lost by it: until the
+    /// completion is written, its tasks are still stored and are delivered again after a crash.
+    public let defersCompletions: Bool
+
+    public init(defersCompletions: Bool = false) {
+        self.defersCompletions = defersCompletions
+    }
 
     /// Appends mutations (in order) and returns the sequence number of the last one.
+    /// `isCompletion` marks them as one completion (see ``defersCompletions``).
     @discardableResult
-    func append(_ mutations: some Collection<StoreMutation>) -> UInt64 {
+    func append(_ mutations: some Collection<StoreMutation>, isCompletion: Bool = false) -> UInt64 {
         guard !mutations.isEmpty else { return state.withLock { $0.appended } }
         let (sequence, wake): (UInt64, (@Sendable () -> Void)?) = state.withLock { state in
             let wasIdle = state.pending.isEmpty
+            if isCompletion {
+                state.completions.append(state.pending.count..<(state.pending.count + mutations.count))
+            }
             state.pending.append(contentsOf: mutations)
             state.appended += UInt64(mutations.count)
             return (state.appended, wasIdle ? state.wakeWriter : nil)
@@ -68,6 +101,13 @@ public final class Journal: Sendable {
 
     /// The sequence number of the last mutation appended.
     public var lastAppended: UInt64 { state.withLock { $0.appended } }
+
+    /// The sequence number of the last mutation appended, or nil if it is durable already.
+    public var pendingMark: UInt64? {
+        state.withLock { state in
+            state.appended > state.durable && state.failed == nil ? state.appended : nil
+        }
+    }
 
     /// Waits until every mutation up to `sequence` is durable.
     public func waitUntilDurable(_ sequence: UInt64) async {
@@ -88,13 +128,18 @@ public final class Journal: Sendable {
         state.withLock { $0.wakeWriter = wake }
     }
 
-    /// Takes everything pending; returns the mutations and the sequence number of the last.
-    public func takePending() -> (mutations: [StoreMutation], through: UInt64) {
+    /// Takes everything pending.
+    public func takePending() -> PendingChanges {
         state.withLock { state in
-            let taken = state.pending
+            let taken = PendingChanges(
+                mutations: state.pending,
+                completions: state.completions,
+                through: state.appended
+            )
             state.pending = []
-            state.pending.reserveCapacity(taken.count)
-            return (taken, state.appended)
+            state.pending.reserveCapacity(taken.mutations.count)
+            state.completions = []
+            return taken
         }
     }
 

@@ -100,8 +100,23 @@ public final class QueueEngine: Sendable {
 
     /// Waits until everything changed so far is durable, when the store asks for that.
     private func durable() async {
-        guard let journal, waitsForDurability else { return }
-        await journal.waitUntilDurable(journal.lastAppended)
+        guard let mark = durabilityMark() else { return }
+        await journal?.waitUntilDurable(mark)
+    }
+
+    /// What a caller of an operation made with `untilDurable: false` waits for before it
+    /// answers: a mark covering every change so far, or nil when there is nothing to wait for
+    /// (no store, a store that syncs lazily, or everything already durable).
+    /// - Parameter completion: whether the operation was a ``complete(_:in:consumer:results:into:untilDurable:)``,
+    ///   which needs no wait when the journal defers completions.
+    public func durabilityMark(completion: Bool = false) -> UInt64? {
+        guard let journal, waitsForDurability, !(completion && journal.defersCompletions) else { return nil }
+        return journal.pendingMark
+    }
+
+    /// Waits until every change up to `mark` (from ``durabilityMark()``) is durable.
+    public func waitUntilDurable(_ mark: UInt64) async {
+        await journal?.waitUntilDurable(mark)
     }
 
     private func makeTimer(waiterID: UInt64, queue: String) -> (Duration) -> Task<Void, Never> {
@@ -132,7 +147,14 @@ public final class QueueEngine: Sendable {
     /// On a bounded queue the items go in as room appears, behind earlier waiting puts.
     /// - Throws: ``QueueError`` `.queueFull` (with the ids put so far) when the wait runs out,
     ///   `.invalidQueueName`, `.tooManyQueues`, `.shuttingDown`; `CancellationError`.
-    public func put(_ tasks: [NewTask], into queue: String, wait: WaitLimit = .forever) async throws -> [TaskID] {
+    /// - Parameter untilDurable: false returns once the tasks are queued; the caller then waits
+    ///   with ``waitUntilDurable(_:)`` before it tells anyone they are stored.
+    public func put(
+        _ tasks: [NewTask],
+        into queue: String,
+        wait: WaitLimit = .forever,
+        untilDurable: Bool = true
+    ) async throws -> [TaskID] {
         let waiterID = nextWaiterID()
         do {
             let ids = try await withTaskCancellationHandler {
@@ -158,10 +180,10 @@ public final class QueueEngine: Sendable {
             } onCancel: {
                 endWaiter(waiterID, in: queue, cancelled: true)
             }
-            await durable()
+            if untilDurable { await durable() }
             return ids
         } catch let error as QueueError where !error.acceptedIDs.isEmpty {
-            await durable()  // what went in before the wait ran out is reported as put
+            if untilDurable { await durable() }  // what went in before the wait ran out is reported as put
             throw error
         }
     }
@@ -211,16 +233,29 @@ public final class QueueEngine: Sendable {
     ///
     /// - Parameter markDone: whether this counts as `task_done()` for ``join(_:)``.
     ///   Python's `get` acknowledges its delivery without marking it done.
+    /// - Parameter untilDurable: false returns before the store has the change (see
+    ///   ``waitUntilDurable(_:)``).
     @discardableResult
-    public func ack(_ ids: [TaskID], in queue: String, consumer: ConsumerID, markDone: Bool = true) async -> AckResult {
-        await settle(ids, in: queue, consumer: consumer, requeue: false, markDone: markDone)
+    public func ack(
+        _ ids: [TaskID],
+        in queue: String,
+        consumer: ConsumerID,
+        markDone: Bool = true,
+        untilDurable: Bool = true
+    ) async -> AckResult {
+        await settle(ids, in: queue, consumer: consumer, requeue: false, markDone: markDone, untilDurable: untilDurable)
     }
 
     /// Gives leased tasks back: they return to the front of their queue and are delivered
     /// again (or dead-lettered past the delivery limit).
     @discardableResult
-    public func nack(_ ids: [TaskID], in queue: String, consumer: ConsumerID) async -> AckResult {
-        await settle(ids, in: queue, consumer: consumer, requeue: true, markDone: false)
+    public func nack(
+        _ ids: [TaskID],
+        in queue: String,
+        consumer: ConsumerID,
+        untilDurable: Bool = true
+    ) async -> AckResult {
+        await settle(ids, in: queue, consumer: consumer, requeue: true, markDone: false, untilDurable: untilDurable)
     }
 
     /// Ends leases: the tasks are done (`requeue` false) or go back to the front of the queue.
@@ -229,7 +264,8 @@ public final class QueueEngine: Sendable {
         in queue: String,
         consumer: ConsumerID,
         requeue: Bool,
-        markDone: Bool
+        markDone: Bool,
+        untilDurable: Bool
     ) async -> AckResult {
         let result = locked { state in
             var resumptions: [Resumption] = []
@@ -243,20 +279,22 @@ public final class QueueEngine: Sendable {
             )
             return (result, resumptions)
         }
-        await durable()
+        if untilDurable { await durable() }
         return result
     }
 
     /// Atomically acknowledges `ids` in `taskQueue` and appends to `resultQueue` each result
     /// whose `reference` is one of the acknowledged tasks. Results for tasks that are no longer
     /// leased to `consumer` are dropped, so every task gets at most one result.
-    /// Returns the ack outcome and the ids of the results kept, once durable.
+    /// Returns the ack outcome and the ids of the results kept, once durable — or at once,
+    /// when the journal defers completions (``Journal/defersCompletions``).
     public func complete(
         _ ids: [TaskID],
         in taskQueue: String,
         consumer: ConsumerID,
         results: [NewTask],
-        into resultQueue: String
+        into resultQueue: String,
+        untilDurable: Bool = true
     ) async throws(QueueError) -> (AckResult, [TaskID]) {
         let outcome = try lockedThrowing { (state) throws(QueueError) in
             var resumptions: [Resumption] = []
@@ -270,7 +308,7 @@ public final class QueueEngine: Sendable {
             )
             return (outcome, resumptions)
         }
-        await durable()
+        if untilDurable, journal?.defersCompletions != true { await durable() }
         return outcome
     }
 

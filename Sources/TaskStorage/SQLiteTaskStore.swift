@@ -103,6 +103,10 @@ public final class SQLiteTaskStore: Sendable {
 }
 
 /// A journal batch reduced to what the database must do.
+///
+/// Inserts arrive with increasing ids (the engine hands ids out in journal order), so a
+/// delete finds the insert it cancels by binary search; a batch out of that order falls back
+/// to a dictionary.
 struct CoalescedBatch {
     struct Move {
         var queue: String
@@ -115,25 +119,41 @@ struct CoalescedBatch {
     private(set) var moves: [(TaskID, Move)] = []
 
     init(_ mutations: [StoreMutation]) {
-        var insertIndex: [TaskID: Int] = [:]
         var pendingInserts: [StoredTask?] = []
-        var deleteSet: [TaskID] = []
+        var insertIDs: [TaskID] = []
+        var unordered: [TaskID: Int]?  // only if ids ever arrive out of order
         var moveIndex: [TaskID: Move] = [:]
         var moveOrder: [TaskID] = []
+
+        func insertIndex(of id: TaskID) -> Int? {
+            if let unordered { return unordered[id] }
+            var low = 0
+            var high = insertIDs.count
+            while low < high {
+                let mid = (low + high) / 2
+                if insertIDs[mid] < id { low = mid + 1 } else { high = mid }
+            }
+            return low < insertIDs.count && insertIDs[low] == id ? low : nil
+        }
+
         for mutation in mutations {
             switch mutation {
             case .insert(let task):
-                insertIndex[task.id] = pendingInserts.count
+                if unordered == nil, let last = insertIDs.last, task.id <= last {
+                    unordered = Dictionary(insertIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { $1 })
+                }
+                unordered?[task.id] = pendingInserts.count
+                insertIDs.append(task.id)
                 pendingInserts.append(task)
             case .delete(let id):
-                if let index = insertIndex.removeValue(forKey: id) {
+                if let index = insertIndex(of: id), pendingInserts[index] != nil {
                     pendingInserts[index] = nil  // put and finished within the batch
                 } else {
-                    deleteSet.append(id)
-                    moveIndex[id] = nil
+                    deletes.append(id)
+                    if !moveIndex.isEmpty { moveIndex[id] = nil }
                 }
             case .move(let id, let queue, let attempt, let error):
-                if let index = insertIndex[id], var task = pendingInserts[index] {
+                if let index = insertIndex(of: id), var task = pendingInserts[index] {
                     task.queue = queue
                     task.attempt = attempt
                     task.error = error
@@ -145,7 +165,6 @@ struct CoalescedBatch {
             }
         }
         inserts = pendingInserts.compactMap { $0 }
-        deletes = deleteSet
         moves = moveOrder.compactMap { id in moveIndex[id].map { (id, $0) } }
     }
 

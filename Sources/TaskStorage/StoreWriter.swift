@@ -6,7 +6,9 @@ import TaskQueue
 /// takes what is pending, writes it in one transaction, marks it durable, again.
 ///
 /// Under ``SyncPolicy/batch`` it first waits up to `batchDelay` after the first pending change,
-/// so that concurrent requests share a commit (group commit, bounded delay).
+/// so that concurrent requests share a commit (group commit, bounded delay). When the journal
+/// defers completions, each is held back for up to three commits (``CompletionDeferral``); with
+/// nothing else to write they follow within three more `batchDelay`s.
 public final class StoreWriter: Sendable {
     private let store: SQLiteTaskStore
     private let journal: Journal
@@ -49,33 +51,46 @@ public final class StoreWriter: Sendable {
         defer { finished.signal() }
         let clock = ContinuousClock()
         var lastWrite = clock.now - .seconds(1)
+        var deferral = CompletionDeferral(rounds: 3)
         while true {
-            wake.wait()
+            if !deferral.isHolding {
+                wake.wait()
+            } else {
+                // Held-back completions are due within a few rounds; with nothing else to
+                // write, a round passes every group-commit delay.
+                _ = wake.wait(timeout: .now() + .nanoseconds(Int(batchDelay.nanoseconds)))
+            }
             let stop = stopping.load(ordering: .sequentiallyConsistent)
             // Group commit: a change arriving at an idle writer waits up to `batchDelay` for
             // company. A busy writer does not wait: what arrived during its last commit is
             // the group already, and sleeping would only add latency.
-            if store.syncPolicy == .batch, !stop, clock.now - lastWrite > batchDelay {
-                Thread.sleep(
-                    forTimeInterval: Double(batchDelay.components.attoseconds) / 1e18
-                        + Double(batchDelay.components.seconds)
-                )
+            if store.syncPolicy == .batch, !stop, !deferral.isHolding, clock.now - lastWrite > batchDelay {
+                Thread.sleep(forTimeInterval: Double(batchDelay.nanoseconds) / 1e9)
             }
-            // Everything pending, possibly several wakeups' worth.
-            while journal.hasPending {
-                let (mutations, through) = journal.takePending()
+            // Everything pending, possibly several wakeups' worth; then what was held back.
+            while journal.hasPending || deferral.isHolding {
+                let pending = journal.takePending()
+                let now = deferral.plan(pending, defers: journal.defersCompletions && !stop)
                 do {
-                    try store.write(mutations)
+                    try store.write(now)
                 } catch {
                     let failure = StorageError(.cannotWrite, path: store.path, "writing to the store failed: \(error)")
                     journal.markFailed(failure.message)
                     onFailure(failure)
                     return
                 }
-                journal.markDurable(through: through)
+                if !pending.mutations.isEmpty { journal.markDurable(through: pending.through) }
                 lastWrite = clock.now
+                if !stop, !journal.hasPending { break }  // keep the held-back until the next round
             }
-            if stop { return }
+            if stop, !deferral.isHolding { return }
         }
+    }
+}
+
+extension Duration {
+    fileprivate var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

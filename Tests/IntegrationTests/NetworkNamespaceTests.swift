@@ -111,21 +111,19 @@ struct NetworkNamespaceTests {
         #expect(connected == 1)
 
         let count = 20000
+        // Worker 1 is frozen while idle, its blocking get waiting at the master, before the batch
+        // starts: the master serves that get while it is frozen. (Should the get run out first,
+        // the queue fills meanwhile and the lone worker holds tasks nearly all the time once
+        // thawed: the next freezes catch it.) Then worker 2 starts, worker 1's cable is cut, and
+        // worker 1 runs on. No FIN, no RST reaches the master, which only learns from the lease
+        // timeout.
+        try await workerProcesses[0].freeze()
         let batch = try ctl(["batch", "--count", "\(count)", "--json", "--timeout", "120"])
-        // Once tasks are queued the lone worker holds some nearly all the time: freeze it while
-        // the master shows it holding some, start worker 2, cut worker 1's cable, then let it
-        // run on. No FIN, no RST reaches the master, which only learns from the lease timeout.
         func taskStats() async throws -> [String: Any] {
             let stats = try ctl(["stats", "--json"])
             _ = await stats.waitForExit(within: .seconds(10))
             let json = try? JSONSerialization.jsonObject(with: Data(stats.stdoutLines.joined().utf8))
             return json as? [String: Any] ?? [:]
-        }
-        var started = false
-        for _ in 0..<100 where !started {
-            let queues = try await taskStats()["queues"] as? [[String: Any]] ?? []
-            started = (queues.first { $0["name"] as? String == "task" }?["total_put"] as? Int ?? 0) > 0
-            if !started { try await Task.sleep(for: .milliseconds(50)) }
         }
         let cutName = "task-worker \(workerProcesses[0].processIdentifier)@"
         let held = try await workerProcesses[0].freezeHoldingTasks {

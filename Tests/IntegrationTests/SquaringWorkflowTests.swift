@@ -24,10 +24,11 @@ import Testing
     @Test func aWorkerKilledMidBatchLosesNothingAndDuplicatesNothing() async throws {
         let master = try await MasterProcess.start()
         let count = 40000
-        // Large prefetch: the victim surely holds leased tasks when it dies.
-        // The victim works alone at first: with the queue full and no one else to take from
-        // it, a running victim holds tasks nearly all the time. Freeze it while the master shows
-        // it holding some; it will die holding them, for certain.
+        // Large prefetch: the victim surely holds leased tasks when it dies. It is frozen while
+        // idle, its blocking get waiting at the master, before the batch starts: the master
+        // serves that get while it is frozen, and it holds tasks it can never finish. (Should
+        // the get run out first, the queue fills while it is frozen, and it holds tasks nearly
+        // all the time once thawed: the next freezes catch it.)
         let victim = try master.startWorker(["--prefetch", "1000"], name: "victim")
         let victimName = "task-worker \(victim.processIdentifier)@"
         var connected = false
@@ -36,17 +37,13 @@ import Testing
             if !connected { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(connected)
+        try await victim.freeze()
         let batch = try ManagedProcess(
             Binaries.ctl,
             ["batch", "--count", "\(count)", "--json"],
             environment: master.clientEnvironment,
             name: "task-ctl"
         )
-        var started = false
-        for _ in 0..<300 where !started {
-            started = try await (master.stats().queue("task")?.total_put ?? 0) > 0
-            if !started { try await Task.sleep(for: .milliseconds(50)) }
-        }
         let held = try await victim.freezeHoldingTasks {
             try await master.stats().clients.first { $0.name.hasPrefix(victimName) }?.leased ?? 0
         }

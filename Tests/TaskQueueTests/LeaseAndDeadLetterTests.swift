@@ -123,7 +123,8 @@ private func items(_ values: [UInt8]) -> [NewTask] { values.map { NewTask(payloa
         let engine = try QueueEngine(journal: journal)
         let put = Task { try await engine.put(items([1, 2]), into: "task") }
         try await waitUntil { journal.hasPending }
-        var (mutations, through) = journal.takePending()
+        var pending = journal.takePending()
+        var (mutations, through) = (pending.mutations, pending.through)
         #expect(mutations.count == 2)
         guard case .insert(let first) = mutations[0] else {
             Issue.record("expected an insert")
@@ -143,12 +144,40 @@ private func items(_ values: [UInt8]) -> [NewTask] { values.map { NewTask(payloa
             try await engine.complete(got.map(\.id), in: "task", consumer: 1, results: results, into: "result")
         }
         try await waitUntil { journal.hasPending }
-        (mutations, through) = journal.takePending()
+        pending = journal.takePending()
+        (mutations, through) = (pending.mutations, pending.through)
+        #expect(pending.completions == [0..<4])  // marked as one completion
         // One atomic group: both tasks deleted, both results inserted.
         #expect(mutations.filter { if case .delete = $0 { true } else { false } }.count == 2)
         #expect(mutations.filter { if case .insert(let t) = $0 { t.queue == "result" } else { false } }.count == 2)
         journal.markDurable(through: through)
         _ = try await complete.value
+    }
+
+    @Test func aDeferredCompletionIsAnsweredBeforeItIsDurableButAPutIsNot() async throws {
+        let journal = Journal(defersCompletions: true)
+        let engine = try QueueEngine(journal: journal)
+        // No store writer: nothing ever becomes durable in this test.
+        let ids = try await engine.put(items([1]), into: "task", untilDurable: false)
+        let mark = try #require(engine.durabilityMark())
+        let waiter = Task { await engine.waitUntilDurable(mark) }
+        let got = try await engine.get(from: "task", maxItems: 1, consumer: 1)
+        #expect(got.map(\.id) == ids)
+        let (ack, resultIDs) = try await engine.complete(
+            ids,
+            in: "task",
+            consumer: 1,
+            results: [NewTask(payload: [1], reference: ids[0])],
+            into: "result"
+        )  // returns although nothing is durable
+        #expect(ack.count == 1 && resultIDs.count == 1)
+        #expect(engine.durabilityMark(completion: true) == nil)
+        #expect(journal.takePending().completions == [1..<3])
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(!waiter.isCancelled)
+        journal.markDurable(through: journal.lastAppended)
+        await waiter.value  // released only now
+        #expect(engine.durabilityMark() == nil)
     }
 
     @Test func anEngineRestoresStoredTasksInIdOrderAndContinuesTheIds() async throws {

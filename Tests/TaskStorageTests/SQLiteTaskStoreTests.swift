@@ -58,6 +58,34 @@ import Testing
         #expect(try store.count() == 0)
     }
 
+    @Test func completionsHeldBackAreOnDiskOnceTheWriterStops() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteTaskStore(directory: directory, syncPolicy: .batch)
+        let journal = Journal(defersCompletions: true)
+        let writer = StoreWriter(store: store, journal: journal) { failure in Issue.record("\(failure)") }
+        writer.start()
+        let engine = try QueueEngine(journal: journal)
+        let ids = try await engine.put((1...4).map { NewTask(payload: [UInt8($0)]) }, into: "task")
+        let got = try await engine.get(from: "task", maxItems: 4, consumer: 1)
+        _ = try await engine.complete(
+            got.map(\.id),
+            in: "task",
+            consumer: 1,
+            results: got.map { NewTask(payload: [$0.payload[0] * 10], reference: $0.id) },
+            into: "result"
+        )
+        // The first two results are taken and acknowledged at once; the others stay queued.
+        let results = try await engine.get(from: "result", maxItems: 2, consumer: 2)
+        await engine.ack(results.map(\.id), in: "result", consumer: 2)
+        writer.stop()
+
+        let tasks = try SQLiteTaskStore(directory: directory, syncPolicy: .batch).loadAll()
+        #expect(tasks.filter { $0.queue == "task" }.isEmpty)
+        #expect(tasks.filter { $0.queue == "result" }.map(\.payload) == [[30], [40]])
+        #expect(tasks.filter { $0.queue == "result" }.map(\.reference) == Array(ids[2...]))
+    }
+
     @Test func deadLettersKeepTheirQueueAttemptsAndError() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -3,9 +3,10 @@ import NIOCore
 import TaskQueue
 import TaskWire
 
-/// Serves a native TaskMaster client: requests are answered in the order they arrive, except
-/// gets that have to wait for items, which are answered when the items come (each response
-/// carries its request's id).
+/// Serves a native TaskMaster client: requests take effect in the order they arrive and are
+/// answered in that order, except gets that have to wait for items, answered when the items
+/// come, and changes that wait for the disk, answered once durable, without holding up the
+/// requests behind them (each response carries its request's id).
 struct NativeSession {
     let context: SessionContext
     var channel: SessionChannel
@@ -46,9 +47,9 @@ struct NativeSession {
                     await refuse(requestID: Request.peekID(frame) ?? 0, error)
                     throw SessionEnded()
                 }
-                if let waitingGet = try await handle(request) {
+                if let waiting = try await handle(request) {
                     group.addTask {
-                        let response = await waitingGet()
+                        let response = await waiting()
                         try? await outbound.write(Self.encode(response))
                     }
                 }
@@ -80,7 +81,8 @@ struct NativeSession {
         return buffer
     }
 
-    /// Answers a request, or returns the work of a get that has to wait for items.
+    /// Answers a request, or returns the work of an answer that has to wait: for items, or for
+    /// the disk.
     private func handle(_ request: Request) async throws -> (@Sendable () async -> Response)? {
         let limits = context.configuration
         let engine = context.engine
@@ -92,9 +94,10 @@ struct NativeSession {
                 return try await limitBroken("a put of \(items.count) items", request)
             }
             let tasks = items.map { NewTask(payload: $0.payload, reference: $0.reference) }
-            await send(
-                await answer(requestID) { .putAccepted(try await engine.put(tasks, into: queue, wait: wait.limit)) }
-            )
+            let response = await answer(requestID) {
+                .putAccepted(try await engine.put(tasks, into: queue, wait: wait.limit, untilDurable: false))
+            }
+            return await answerWhenDurable(response)
 
         case .get(let queue, let maxItems, let wait):
             let count = Int(min(maxItems, UInt32(limits.maxItemsPerRequest)))
@@ -128,33 +131,33 @@ struct NativeSession {
             guard ids.count <= limits.maxItemsPerRequest else {
                 return try await limitBroken("an ack of \(ids.count) ids", request)
             }
-            let result = await engine.ack(ids, in: queue, consumer: consumer)
-            await send(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
+            let result = await engine.ack(ids, in: queue, consumer: consumer, untilDurable: false)
+            return await answerWhenDurable(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
 
         case .nack(let queue, let ids):
             guard ids.count <= limits.maxItemsPerRequest else {
                 return try await limitBroken("a nack of \(ids.count) ids", request)
             }
-            let result = await engine.nack(ids, in: queue, consumer: consumer)
-            await send(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
+            let result = await engine.nack(ids, in: queue, consumer: consumer, untilDurable: false)
+            return await answerWhenDurable(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
 
         case .complete(let taskQueue, let ids, let resultQueue, let results):
             guard ids.count <= limits.maxItemsPerRequest, results.count <= limits.maxItemsPerRequest else {
                 return try await limitBroken("a complete of \(ids.count) ids and \(results.count) results", request)
             }
             let tasks = results.map { NewTask(payload: $0.payload, reference: $0.reference) }
-            await send(
-                await answer(requestID) {
-                    let (ack, resultIDs) = try await engine.complete(
-                        ids,
-                        in: taskQueue,
-                        consumer: consumer,
-                        results: tasks,
-                        into: resultQueue
-                    )
-                    return .completed(CompleteOutcome(ack: AckOutcome(ack), resultIDs: resultIDs))
-                }
-            )
+            let response = await answer(requestID) {
+                let (ack, resultIDs) = try await engine.complete(
+                    ids,
+                    in: taskQueue,
+                    consumer: consumer,
+                    results: tasks,
+                    into: resultQueue,
+                    untilDurable: false
+                )
+                return .completed(CompleteOutcome(ack: AckOutcome(ack), resultIDs: resultIDs))
+            }
+            return await answerWhenDurable(response, completion: true)
 
         case .stats:
             await send(Response(requestID: requestID, .statistics(statistics())))
@@ -208,6 +211,24 @@ struct NativeSession {
         }
         let uptime = ContinuousClock.now - context.startedAt
         return ServerStatistics(queues: queues, clients: clients, uptimeSeconds: UInt64(uptime.components.seconds))
+    }
+
+    /// Sends `response` now if what it reports is durable (or there is no store); otherwise
+    /// returns the wait, for a task of its own, so that later requests are not held up.
+    private func answerWhenDurable(
+        _ response: Response?,
+        completion: Bool = false
+    ) async -> (@Sendable () async -> Response)? {
+        guard let response else { return nil }
+        let engine = context.engine
+        guard let mark = engine.durabilityMark(completion: completion) else {
+            await send(response)
+            return nil
+        }
+        return {
+            await engine.waitUntilDurable(mark)
+            return response
+        }
     }
 
     /// Runs an operation, turning a queue error into the error reply the client should see.
