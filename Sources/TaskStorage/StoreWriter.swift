@@ -5,8 +5,8 @@ import TaskQueue
 /// Carries the engine's journal to the store on a thread of its own (SQLite calls block):
 /// takes what is pending, writes it in one transaction, marks it durable, again.
 ///
-/// Under ``SyncPolicy/batch`` it first waits up to `batchDelay` after the first pending change,
-/// so that concurrent requests share a commit (group commit, bounded delay). When the journal
+/// Under ``SyncPolicy/batch`` commits start at least `batchDelay` apart, so that concurrent
+/// requests share a commit (group commit, bounded delay). When the journal
 /// defers completions, each is held back for up to three commits (``CompletionDeferral``); with
 /// nothing else to write they follow within three more `batchDelay`s.
 public final class StoreWriter: Sendable {
@@ -61,11 +61,13 @@ public final class StoreWriter: Sendable {
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(batchDelay.nanoseconds)))
             }
             let stop = stopping.load(ordering: .sequentiallyConsistent)
-            // Group commit: a change arriving at an idle writer waits up to `batchDelay` for
-            // company. A busy writer does not wait: what arrived during its last commit is
-            // the group already, and sleeping would only add latency.
-            if store.syncPolicy == .batch, !stop, !deferral.isHolding, clock.now - lastWrite > batchDelay {
-                Thread.sleep(forTimeInterval: Double(batchDelay.nanoseconds) / 1e9)
+            // Group commit: commits start at least `batchDelay` apart, so that changes arriving
+            // meanwhile share one. A writer idle for longer commits at once (no added latency),
+            // and one whose commits take longer needs no wait: what arrived during the last
+            // commit is the group already.
+            let sinceLast = clock.now - lastWrite
+            if store.syncPolicy == .batch, !stop, sinceLast < batchDelay {
+                Thread.sleep(forTimeInterval: Double((batchDelay - sinceLast).nanoseconds) / 1e9)
             }
             // Everything pending, possibly several wakeups' worth; then what was held back.
             while journal.hasPending || deferral.isHolding {
