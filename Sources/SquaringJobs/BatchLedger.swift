@@ -56,6 +56,9 @@ final class BatchLedger: Sendable {
         state.withLock { $0.held += deliveries }
     }
 
+    /// Whether results are held, waiting for their put to be answered.
+    var isHolding: Bool { state.withLock { !$0.held.isEmpty } }
+
     /// Takes every held result out.
     func takeHeld() -> [Delivery] {
         state.withLock { state in

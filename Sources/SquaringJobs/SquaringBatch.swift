@@ -255,7 +255,11 @@ public struct SquaringBatch: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { acks in
             var acksInFlight = 0
             while !ledger.isFinished, ContinuousClock.now < deadline {
-                let wait = min(Duration.milliseconds(500), deadline - ContinuousClock.now)
+                // Results that came before their put's answer are looked at again soon: a
+                // durable master answers a put after its commit, and may hand out its results
+                // before that.
+                let longest = ledger.isHolding ? Duration.milliseconds(5) : .milliseconds(500)
+                let wait = min(longest, deadline - ContinuousClock.now)
                 let deliveries = try await master.get(
                     from: resultQueue,
                     maxItems: 5000,

@@ -48,7 +48,8 @@ public struct MasterConfiguration: Sendable {
     /// With a data directory: `always` (fsync every commit), `batch` (group commit, the
     /// default) or `off` (no fsync; survives a crash of the master, not of the machine).
     public var syncPolicy = "batch"
-    /// Longest wait to gather writes into one commit under `batch`. Default 2 ms.
+    /// Under `batch`, the least time from the end of one commit to the start of the next, so
+    /// that writes arriving meanwhile share one. Default 2 ms.
     public var syncDelay: Duration = .milliseconds(2)
     /// How long a delivered task stays leased without an ack or heartbeat. Default 60 s.
     public var leaseTimeout: Duration = .seconds(60)

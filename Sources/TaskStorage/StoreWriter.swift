@@ -5,8 +5,8 @@ import TaskQueue
 /// Carries the engine's journal to the store on a thread of its own (SQLite calls block):
 /// takes what is pending, writes it in one transaction, marks it durable, again.
 ///
-/// Under ``SyncPolicy/batch`` commits start at least `batchDelay` apart, so that concurrent
-/// requests share a commit (group commit, bounded delay). When the journal
+/// Under ``SyncPolicy/batch`` a commit starts at least `batchDelay` after the last one ended, so
+/// that concurrent requests share a commit (group commit, bounded delay). When the journal
 /// defers completions, each is held back for up to three commits (``CompletionDeferral``); with
 /// nothing else to write they follow within three more `batchDelay`s.
 public final class StoreWriter: Sendable {
@@ -61,8 +61,8 @@ public final class StoreWriter: Sendable {
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(batchDelay.nanoseconds)))
             }
             let stop = stopping.load(ordering: .sequentiallyConsistent)
-            // Group commit: commits start at least `batchDelay` apart, so that changes arriving
-            // meanwhile share one. A writer idle for longer commits at once (no added latency),
+            // Group commit: a commit starts at least `batchDelay` after the last one ended, so
+            // that changes arriving meanwhile share it. A writer idle for longer commits at once (no added latency),
             // and one whose commits take longer needs no wait: what arrived during the last
             // commit is the group already.
             let sinceLast = clock.now - lastWrite

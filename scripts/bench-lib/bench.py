@@ -101,7 +101,7 @@ def main():
     ap.add_argument('--python-count', type=int, default=20_000, help='numbers in the Python manager batch')
     ap.add_argument('--latency-count', type=int, default=2000)
     ap.add_argument('--python', default='python3')
-    ap.add_argument('--repeats', type=int, default=3, help='runs of each Python comparison (median reported)')
+    ap.add_argument('--repeats', type=int, default=3, help='runs of each comparison (median reported)')
     args = ap.parse_args()
     key = 'bench-%d' % os.getpid()
     python_version = subprocess.run([args.python, '-c', 'import sys; print(sys.version.split()[0])'],
@@ -111,17 +111,47 @@ def main():
     print('| %-58s | %22s | %s' % ('measurement', 'result', 'notes'))
     print('|' + '-' * 60 + '|' + '-' * 24 + '|' + '-' * 30)
 
-    # (a) TaskMaster: a squaring batch with 2 workers, end to end.
+    # (a) TaskMaster: a squaring batch with 2 workers, end to end, in memory and (f) durable
+    # with each sync policy (every queued and leased task kept in SQLite). Alternated
+    # `--repeats` times, medians reported: on a shared machine single runs vary by a third.
+    def squaring_batch(extra=()):
+        data = tempfile.mkdtemp(prefix='taskmaster-bench-')
+        m = Master(args.bin, key, [a.replace('{data}', data) for a in extra])
+        try:
+            m.start_workers(2)
+            time.sleep(0.5)
+            s = m.ctl('batch', '--count', str(args.count), '--json', '--quiet')
+            s['ok'] = s['completed'] == args.count and s['wrong'] == 0 and s['missing'] == 0
+            return s
+        finally:
+            m.stop()
+            shutil.rmtree(data, ignore_errors=True)
+
+    modes = [('memory', ()), ('batch', ('--data-dir', '{data}', '--sync', 'batch')),
+             ('always', ('--data-dir', '{data}', '--sync', 'always'))]
+    runs = {name: [] for name, _ in modes}
+    for _ in range(args.repeats):
+        for name, extra in modes:
+            runs[name].append(squaring_batch(extra))
+    median = lambda rs: sorted(rs, key=lambda r: r['tasks_per_second'])[len(rs) // 2]
+    s = median(runs['memory'])
+    results['taskmaster_tasks_per_second'] = s['tasks_per_second']
+    row('TaskMaster batch of %d, 2 workers' % args.count, '%.0f tasks/s' % s['tasks_per_second'],
+        'median of %d; %s' % (args.repeats, 'all %d squares right' % args.count if s['ok'] else 'WRONG: %s' % s))
+    for policy in ('batch', 'always'):
+        d = median(runs[policy])
+        ratio = d['tasks_per_second'] / s['tasks_per_second']
+        results['durable_%s_tasks_per_second' % policy] = d['tasks_per_second']
+        results['durable_%s_vs_memory' % policy] = ratio
+        row('… durable, --sync %s (SQLite WAL)' % policy, '%.0f tasks/s' % d['tasks_per_second'],
+            '%.0f%% of memory mode; median of %d; %s' % (ratio * 100, args.repeats,
+                                                        'all squares right' if d['ok'] else 'WRONG: %s' % d))
+
+    # (b) single-task round trips: put one number, wait for its square.
     m = Master(args.bin, key)
     try:
         m.start_workers(2)
         time.sleep(0.5)
-        s = m.ctl('batch', '--count', str(args.count), '--json', '--quiet')
-        ok = s['completed'] == args.count and s['wrong'] == 0 and s['missing'] == 0
-        results['taskmaster_tasks_per_second'] = s['tasks_per_second']
-        row('TaskMaster batch of %d, 2 workers' % args.count, '%.0f tasks/s' % s['tasks_per_second'],
-            'all %d squares right' % args.count if ok else 'WRONG: %s' % s)
-        # (b) single-task round trips: put one number, wait for its square.
         lat = m.ctl('latency', '--count', str(args.latency_count), '--json')
         results['latency_p50_us'] = lat['p50_us']
         results['latency_p99_us'] = lat['p99_us']
@@ -129,25 +159,6 @@ def main():
             'p50 %.0f µs, p99 %.0f µs' % (lat['p50_us'], lat['p99_us']), '%d round trips' % args.latency_count)
     finally:
         m.stop()
-
-    # (f) Durable mode: the same batch with every queued and leased task kept in SQLite, for
-    # each sync policy; compared with the memory-mode batch above.
-    for policy in ('batch', 'always'):
-        data = tempfile.mkdtemp(prefix='taskmaster-bench-')
-        m = Master(args.bin, key, ['--data-dir', data, '--sync', policy])
-        try:
-            m.start_workers(2)
-            time.sleep(0.5)
-            s = m.ctl('batch', '--count', str(args.count), '--json', '--quiet')
-            ok = s['completed'] == args.count and s['wrong'] == 0 and s['missing'] == 0
-            results['durable_%s_tasks_per_second' % policy] = s['tasks_per_second']
-            ratio = s['tasks_per_second'] / results['taskmaster_tasks_per_second']
-            results['durable_%s_vs_memory' % policy] = ratio
-            row('… durable, --sync %s (SQLite WAL)' % policy, '%.0f tasks/s' % s['tasks_per_second'],
-                '%.0f%% of memory mode; %s' % (ratio * 100, 'all squares right' if ok else 'WRONG: %s' % s))
-        finally:
-            m.stop()
-            shutil.rmtree(data, ignore_errors=True)
 
     # (c) Python's own manager: the classic master/worker pair, same job; and (e) the same
     # Python programs served by task-master. Alternated three times, medians reported: on a
@@ -160,7 +171,6 @@ def main():
             ours.append(python_manager_batch(args.python, args.python_count, 2, key, server=m.address))
         finally:
             m.stop()
-    median = lambda runs: sorted(runs, key=lambda r: r['tasks_per_second'])[len(runs) // 2]
     p = median(theirs)
     q = median(ours)
     results['python_manager_tasks_per_second'] = p['tasks_per_second']
