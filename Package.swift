@@ -148,7 +148,13 @@ let package = Package(
         .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
         .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TestSupport"]),
         .testTarget(name: "TaskStorageTests", dependencies: ["TaskStorage", "TaskQueue", "TestSupport"]),
-        .testTarget(name: "TaskMasterServerTests", dependencies: ["TaskMasterServer", "TestSupport"]),
+        .testTarget(
+            name: "TaskMasterServerTests",
+            dependencies: [
+                "TaskMasterServer", "TestSupport", "ManagerWire", "Pickle", "TaskQueue", "TaskMasterConfiguration",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "TaskMasterConfigurationTests",
             dependencies: ["TaskMasterConfiguration"]

@@ -98,6 +98,7 @@ public struct TaskMasterServer: Service {
                                 challengeDelay: .nanoseconds(delay.nanoseconds)
                             )
                         )
+                        try channel.pipeline.syncOperations.addHandler(PythonSessionHandler())
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }

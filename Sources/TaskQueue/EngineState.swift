@@ -182,6 +182,23 @@ struct EngineState {
         settle(q, resumptions: &resumptions)
     }
 
+    /// A put that never waits: all of `tasks` go in, or none and nil (no room, or earlier
+    /// putters waiting for room).
+    mutating func putIfRoom(
+        _ tasks: [NewTask],
+        into name: String,
+        resumptions: inout [Resumption]
+    ) throws(QueueError)
+        -> [TaskID]?
+    {
+        guard !isShutDown else { throw shuttingDownError(name) }
+        let q = try queueID(named: name)
+        guard queues[q].putters.isEmpty, queues[q].room >= tasks.count else { return nil }
+        let ids = append(tasks, to: q)
+        settle(q, resumptions: &resumptions)
+        return ids
+    }
+
     private func fullError(_ q: Int, accepted: [TaskID]) -> QueueError {
         let queue = queues[q]
         return QueueError(
@@ -256,6 +273,21 @@ struct EngineState {
                 )
             )
         }
+    }
+
+    /// A get that never waits: leases what is there (behind earlier waiting getters), maybe nothing.
+    mutating func getIfThere(
+        from name: String,
+        maxItems: Int,
+        consumer: ConsumerID,
+        resumptions: inout [Resumption]
+    ) throws(QueueError) -> [QueuedTask] {
+        guard !isShutDown else { throw shuttingDownError(name) }
+        let q = try queueID(named: name)
+        guard queues[q].getters.isEmpty, !queues[q].items.isEmpty else { return [] }
+        let tasks = take(from: q, maxItems: max(1, maxItems), consumer: consumer)
+        settle(q, resumptions: &resumptions)
+        return tasks
     }
 
     /// Tasks at the front of a queue, left where they are (for inspecting dead letters).

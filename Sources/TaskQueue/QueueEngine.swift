@@ -188,6 +188,17 @@ public final class QueueEngine: Sendable {
         }
     }
 
+    /// Appends `tasks` to `queue` if they all fit now, and returns their ids; nil if they
+    /// don't. Never suspends: it waits neither for room nor for the disk (a caller that must
+    /// not answer before the tasks are stored waits on ``durabilityMark()``).
+    public func putIfRoom(_ tasks: [NewTask], into queue: String) throws(QueueError) -> [TaskID]? {
+        try lockedThrowing { (state) throws(QueueError) in
+            var resumptions: [Resumption] = []
+            let ids = try state.putIfRoom(tasks, into: queue, resumptions: &resumptions)
+            return (ids, resumptions)
+        }
+    }
+
     // MARK: Consuming
 
     /// Leases up to `maxItems` tasks from the front of `queue` to `consumer`, waiting up to
@@ -229,6 +240,27 @@ public final class QueueEngine: Sendable {
         }
     }
 
+    /// Leases up to `maxItems` tasks that are in `queue` now to `consumer`; maybe none. Never
+    /// suspends.
+    public func getIfThere(
+        from queue: String,
+        maxItems: Int,
+        consumer: ConsumerID
+    ) throws(QueueError)
+        -> [QueuedTask]
+    {
+        try lockedThrowing { (state) throws(QueueError) in
+            var resumptions: [Resumption] = []
+            let tasks = try state.getIfThere(
+                from: queue,
+                maxItems: maxItems,
+                consumer: consumer,
+                resumptions: &resumptions
+            )
+            return (tasks, resumptions)
+        }
+    }
+
     /// Acknowledges leased tasks: they are done and forgotten (durably, with a store).
     ///
     /// - Parameter markDone: whether this counts as `task_done()` for ``join(_:)``.
@@ -267,7 +299,22 @@ public final class QueueEngine: Sendable {
         markDone: Bool,
         untilDurable: Bool
     ) async -> AckResult {
-        let result = locked { state in
+        let result = settleNow(ids, in: queue, consumer: consumer, requeue: requeue, markDone: markDone)
+        if untilDurable { await durable() }
+        return result
+    }
+
+    /// Ends leases without waiting for the disk: the tasks are done (`requeue` false) or go
+    /// back to the front of their queue. Never suspends; see ``durabilityMark()``.
+    @discardableResult
+    public func settleNow(
+        _ ids: [TaskID],
+        in queue: String,
+        consumer: ConsumerID,
+        requeue: Bool,
+        markDone: Bool = true
+    ) -> AckResult {
+        locked { state in
             var resumptions: [Resumption] = []
             let (result, _) = state.settleLeases(
                 ids,
@@ -279,8 +326,6 @@ public final class QueueEngine: Sendable {
             )
             return (result, resumptions)
         }
-        if untilDurable { await durable() }
-        return result
     }
 
     /// Atomically acknowledges `ids` in `taskQueue` and appends to `resultQueue` each result

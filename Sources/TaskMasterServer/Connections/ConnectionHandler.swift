@@ -39,8 +39,25 @@ struct ConnectionHandler {
                         throw error
                     }
                 } else {
-                    var session = PythonSession(context: context, channel: channel)
-                    try await session.run(first: first)
+                    // Served on the event loop by the pipeline's PythonSessionHandler from here on.
+                    let session = PythonSession(context: context, connection: id, logger: logger)
+                    let served = connection.channel.eventLoop.flatSubmit {
+                        do {
+                            let handler = try connection.channel.pipeline.syncOperations.handler(
+                                type: PythonSessionHandler.self
+                            )
+                            return handler.serve(session, first: first)
+                        } catch {
+                            return connection.channel.eventLoop.makeFailedFuture(error)
+                        }
+                    }
+                    // Nothing more comes this way, unless a client sent a second request before
+                    // the handler took over: Python never does.
+                    if try await iterator.next() != nil {
+                        logger.warning("closing: a Python client sent a request before the reply to its first")
+                        try? await connection.channel.close()
+                    }
+                    try await served.get()
                 }
             }
         } catch let error as WireError {

@@ -3,60 +3,135 @@ import ManagerWire
 import NIOCore
 import Pickle
 import TaskQueue
-import TaskWire
 
-/// Serves a Python `multiprocessing.managers` client, as Python's own manager server would.
+/// Serves a Python `multiprocessing.managers` client, as Python's own manager server would:
+/// decides, request by request, what to do and answer. ``PythonSessionHandler`` carries the
+/// actions out on the connection's event loop.
 ///
 /// A connection either makes one request to a server function (`create`, `incref`, …) and is
 /// closed, or starts with `accept_connection` and then carries method calls on queue proxies,
-/// one reply per request. A blocking `get` waits without holding anyone else up, and if the
-/// client goes away while it waits, the wait is cancelled: no item is handed to a dead client.
+/// one reply per request. Calls that can be answered at once (the usual case: an item is
+/// there, there is room) are answered without leaving the event loop; a call that has to wait
+/// (a blocking get on an empty queue, a put on a full one, `join`, a commit to disk) becomes a
+/// ``Action/wait(_:)`` whose outcome comes back through ``waitEnded(_:)``.
 struct PythonSession {
     let context: SessionContext
-    var channel: SessionChannel
+    /// The connection's id, which is also its consumer id for leases.
+    let connection: UInt64
+    var logger: Logger
+    private var state = State.expectingFirstRequest
     /// The last task this connection was given, so that a result the same client puts next
     /// (the classic worker's `get` then `put`) carries its task's id.
     private var lastTask: DeliveredTask?
 
-    /// A task handed to this client by a get.
-    struct DeliveredTask: Sendable {
+    private enum State {
+        case expectingFirstRequest
+        case servingProxyCalls
+        case waiting
+        case ended
+    }
+
+    /// A task handed to this client by a get: acknowledged once its reply is handed to the
+    /// socket (Python has no acks of its own), given back if that fails.
+    struct DeliveredTask: Sendable, Hashable {
         var queue: String
         var id: TaskID
     }
 
-    init(context: SessionContext, channel: SessionChannel) {
-        self.context = context
-        self.channel = channel
+    /// What the handler does next.
+    enum Action {
+        /// Write and flush this reply.
+        case reply(ByteBuffer)
+        /// Write and flush this reply, then settle the task it delivers.
+        case deliver(ByteBuffer, DeliveredTask)
+        /// Write and flush this reply, then close the connection.
+        case replyAndClose(ByteBuffer)
+        /// Run this off the event loop and hand its outcome to ``PythonSession/waitEnded(_:)``.
+        /// Cancelled if the connection closes first.
+        case wait(@Sendable () async -> WaitOutcome)
+        /// Close the connection.
+        case close
     }
 
-    mutating func run(first: ByteBuffer) async throws {
-        context.registry.identify(channel.id, kind: .python, name: "")
+    /// How a wait ended.
+    enum WaitOutcome: Sendable {
+        case reply(ByteBuffer)
+        case deliver(ByteBuffer, DeliveredTask)
+        /// Cancelled: there is no one left to answer.
+        case cancelled
+    }
+
+    init(context: SessionContext, connection: UInt64, logger: Logger) {
+        self.context = context
+        self.connection = connection
+        self.logger = logger
+    }
+
+    // MARK: Events
+
+    /// A request frame arrived.
+    mutating func frameReceived(_ frame: ByteBuffer) -> Action {
+        switch state {
+        case .expectingFirstRequest:
+            return firstRequest(frame)
+        case .servingProxyCalls:
+            return proxyCall(frame)
+        case .waiting:
+            // Python sends the next request only after reading the reply.
+            logger.warning("closing: a Python client sent a request before the reply to its last one")
+            state = .ended
+            return .close
+        case .ended:
+            return .close
+        }
+    }
+
+    /// A ``Action/wait(_:)`` ended.
+    mutating func waitEnded(_ outcome: WaitOutcome) -> Action? {
+        guard case .waiting = state else { return nil }
+        state = .servingProxyCalls
+        switch outcome {
+        case .reply(let reply):
+            return .reply(reply)
+        case .deliver(let reply, let task):
+            lastTask = task
+            return .deliver(reply, task)
+        case .cancelled:
+            return nil
+        }
+    }
+
+    // MARK: The first request
+
+    private mutating func firstRequest(_ frame: ByteBuffer) -> Action {
+        context.registry.identify(connection, kind: .python, name: "")
         let request: ManagerRequest
         do throws(ManagerError) {
-            request = try ManagerRequest(decoding: Array(first.readableBytesView))
+            request = try ManagerRequest(decoding: Array(frame.readableBytesView))
         } catch {
-            await send(.traceback(PythonException.traceback("UnpicklingError", error.message)))
-            channel.logger.warning("closing: unreadable Python request", metadata: ["error": "\(error)"])
-            return
+            logger.warning("closing: unreadable Python request", metadata: ["error": "\(error)"])
+            state = .ended
+            return .replyAndClose(Self.frame(.traceback(PythonException.traceback("UnpicklingError", error.message))))
         }
         guard request.ident == nil, let function = ServerFunction(rawValue: request.method) else {
             let name = PythonException.repr(request.method)
-            await send(.traceback(PythonException.traceback("AssertionError", "\(name) unrecognized")))
-            return
+            state = .ended
+            return .replyAndClose(
+                Self.frame(.traceback(PythonException.traceback("AssertionError", "\(name) unrecognized")))
+            )
         }
-        if function == .acceptConnection {
-            let name = request.arguments.first?.stringValue ?? ""
-            context.registry.identify(channel.id, kind: .python, name: name)
-            channel.logger.info("Python client connected", metadata: ["process": "\(name)"])
-            await send(.returnedNone)
-            try await serveProxyCalls()
-        } else {
-            await send(serve(function, request))
+        guard function == .acceptConnection else {
+            state = .ended
+            return .replyAndClose(Self.frame(serve(function, request)))
         }
+        let name = request.arguments.first?.stringValue ?? ""
+        context.registry.identify(connection, kind: .python, name: name)
+        logger.info("Python client connected", metadata: ["process": "\(name)"])
+        state = .servingProxyCalls
+        return .reply(Self.frame(.returnedNone))
     }
 
-    // MARK: Server functions (one request per connection)
-
+    /// A server function: one request per connection.
     private func serve(_ function: ServerFunction, _ request: ManagerRequest) -> ManagerReply {
         let objects = context.pythonObjects
         switch function {
@@ -93,7 +168,7 @@ struct PythonSession {
             return .returned(.string(objects.debugInfo))
         case .shutdown:
             guard context.configuration.allowRemoteShutdown else {
-                channel.logger.warning("refused a remote shutdown request (allow_remote_shutdown is off)")
+                logger.warning("refused a remote shutdown request (allow_remote_shutdown is off)")
                 return .traceback(
                     PythonException.traceback(
                         "PermissionError",
@@ -101,7 +176,7 @@ struct PythonSession {
                     )
                 )
             }
-            channel.logger.notice("stopping: a Python client asked for shutdown")
+            logger.notice("stopping: a Python client asked for shutdown")
             context.requestShutdown()
             return .returnedNone
         case .acceptConnection:
@@ -111,229 +186,160 @@ struct PythonSession {
 
     // MARK: Proxy calls
 
-    /// Serves method calls until the client disconnects. A call that may block runs while the
-    /// connection is still watched, so a disconnect cancels it.
-    private mutating func serveProxyCalls() async throws {
-        try await withThrowingTaskGroup(of: DeliveredTask?.self) {
-            (group: inout ThrowingTaskGroup<DeliveredTask?, any Error>) in
-            var inFlight = false
-            while true {
-                let frame = try await channel.inbound.next()
-                if inFlight {
-                    guard frame != nil else {
-                        group.cancelAll()  // the client left while waiting: give up the wait
-                        return
-                    }
-                    // Python sends the next request only after reading the reply.
-                    if let delivered = try await group.next() ?? nil { lastTask = delivered }
-                    inFlight = false
-                }
-                guard let frame else { return }
-                let request: ManagerRequest
-                do throws(ManagerError) {
-                    request = try ManagerRequest(decoding: Array(frame.readableBytesView))
-                } catch {
-                    // As Python: an unreadable request gets a traceback, an empty one ends the connection.
-                    guard frame.readableBytes > 0 else { return }
-                    await send(.traceback(PythonException.traceback("UnpicklingError", error.message)))
-                    continue
-                }
-                switch prepare(request) {
-                case .reply(let reply):
-                    await send(reply)
-                case .put(let queue, let value, let wait):
-                    let reference = lastTask.flatMap { $0.queue != queue ? $0.id : nil } ?? 0
-                    lastTask = nil
-                    let call = blockingPut(queue: queue, value: value, wait: wait, reference: reference)
-                    // Room is the usual case: answer at once, without a task of its own.
-                    if await call(false) { continue }
-                    group.addTask {
-                        _ = await call(true)
-                        return nil
-                    }
-                    inFlight = true
-                case .get(let queue, let wait):
-                    let call = blockingGet(queue: queue, wait: wait)
-                    // An item is usually there: answer at once; only an empty queue needs a task
-                    // that waits while the connection is watched.
-                    if case .answered(let delivered) = await call(false) {
-                        lastTask = delivered
-                        continue
-                    }
-                    group.addTask {
-                        if case .answered(let delivered) = await call(true) { return delivered }
-                        return nil
-                    }
-                    inFlight = true
-                case .join(let queue):
-                    let call = blockingJoin(queue: queue)
-                    group.addTask {
-                        await call()
-                        return nil
-                    }
-                    inFlight = true
-                }
-            }
+    private mutating func proxyCall(_ frame: ByteBuffer) -> Action {
+        // As Python: an empty request ends the connection, an unreadable one gets a traceback.
+        guard frame.readableBytes > 0 else {
+            state = .ended
+            return .close
         }
-    }
-
-    private enum Prepared {
-        case reply(ManagerReply)
-        case put(queue: String, value: PickleGraph, wait: QueueCall.Wait)
-        case get(queue: String, wait: QueueCall.Wait)
-        case join(queue: String)
-    }
-
-    /// Checks a proxy call and answers it if it can be answered at once.
-    private func prepare(_ request: ManagerRequest) -> Prepared {
+        let request: ManagerRequest
+        do throws(ManagerError) {
+            request = try ManagerRequest(decoding: Array(frame.readableBytesView))
+        } catch {
+            return .reply(Self.frame(.traceback(PythonException.traceback("UnpicklingError", error.message))))
+        }
         guard let ident = request.ident else {
             // A server function on a proxy connection: Python looks the None ident up and fails.
-            return .reply(.traceback(PythonException.traceback("KeyError", "None")))
+            return .reply(Self.frame(.traceback(PythonException.traceback("KeyError", "None"))))
         }
         guard let queue = context.pythonObjects.queue(forIdent: ident) else {
-            return .reply(.traceback(PythonException.traceback("KeyError", PythonException.repr(ident))))
+            return .reply(Self.frame(.traceback(PythonException.traceback("KeyError", PythonException.repr(ident)))))
         }
         let call: QueueCall
         do throws(QueueCall.Failure) {
             guard let parsed = try QueueCall.parse(request) else {
                 let exposed = "(" + QueueCall.exposed.map { "'\($0)'" }.joined(separator: ", ") + ")"
                 return .reply(
-                    .traceback(
-                        PythonException.traceback(
-                            "AttributeError",
-                            "method \(PythonException.repr(request.method)) of <class 'queue.Queue'> object is not in exposed=\(exposed)"
+                    Self.frame(
+                        .traceback(
+                            PythonException.traceback(
+                                "AttributeError",
+                                "method \(PythonException.repr(request.method)) of <class 'queue.Queue'> object is not in exposed=\(exposed)"
+                            )
                         )
                     )
                 )
             }
             call = parsed
         } catch {
-            return .reply(.error(error.exception))
+            return .reply(Self.frame(.error(error.exception)))
         }
-        let engine = context.engine
         do {
-            switch call {
-            case .put(let value, let wait): return .put(queue: queue, value: value, wait: wait)
-            case .get(let wait): return .get(queue: queue, wait: wait)
-            case .join: return .join(queue: queue)
-            case .qsize: return .reply(.returned(.int(try engine.snapshot(of: queue).depth)))
-            case .empty: return .reply(.returned(PickleGraph(node: .bool(try engine.snapshot(of: queue).depth == 0))))
-            case .full:
-                let snapshot = try engine.snapshot(of: queue)
-                return .reply(
-                    .returned(PickleGraph(node: .bool(snapshot.maxSize > 0 && snapshot.depth >= snapshot.maxSize)))
-                )
-            case .taskDone:
-                do {
-                    try engine.taskDone(queue)
-                    return .reply(.returnedNone)
-                } catch  where error.code == .taskDoneTooManyTimes {
-                    return .reply(.error(PythonException.builtin("ValueError", "task_done() called too many times")))
-                }
-            case .repr:
-                return .reply(.returned(.string("<task-master queue '\(queue)'>")))
-            }
+            return try perform(call, on: queue)
         } catch {
-            return .reply(.traceback(PythonException.traceback("RuntimeError", "\(error)")))
+            return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
         }
     }
 
-    /// A put. Called with `mayWait` false it only tries (and answers unless it would have to
-    /// wait); with true it waits as the call asked. Returns whether it answered.
-    private func blockingPut(
-        queue: String,
-        value: PickleGraph,
+    private mutating func perform(_ call: QueueCall, on queue: String) throws -> Action {
+        let engine = context.engine
+        switch call {
+        case .put(let value, let wait):
+            let reference = lastTask.flatMap { $0.queue != queue ? $0.id : nil } ?? 0
+            lastTask = nil
+            return try put(value, into: queue, wait: wait, reference: reference)
+        case .get(let wait):
+            return try get(from: queue, wait: wait)
+        case .join:
+            return waiting {
+                do {
+                    try await engine.join(queue)
+                    return .reply(Self.frame(.returnedNone))
+                } catch is CancellationError {
+                    return .cancelled
+                } catch {
+                    return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
+                }
+            }
+        case .qsize:
+            return .reply(Self.frame(.returned(.int(try engine.snapshot(of: queue).depth))))
+        case .empty:
+            return .reply(Self.frame(.returned(PickleGraph(node: .bool(try engine.snapshot(of: queue).depth == 0)))))
+        case .full:
+            let snapshot = try engine.snapshot(of: queue)
+            let full = snapshot.maxSize > 0 && snapshot.depth >= snapshot.maxSize
+            return .reply(Self.frame(.returned(PickleGraph(node: .bool(full)))))
+        case .taskDone:
+            do throws(QueueError) {
+                try engine.taskDone(queue)
+            } catch {
+                guard error.code == .taskDoneTooManyTimes else { throw error }
+                return .reply(
+                    Self.frame(.error(PythonException.builtin("ValueError", "task_done() called too many times")))
+                )
+            }
+            return .reply(Self.frame(.returnedNone))
+        case .repr:
+            return .reply(Self.frame(.returned(.string("<task-master queue '\(queue)'>"))))
+        }
+    }
+
+    /// A put: answered at once when there is room (once durable, with a store that waits for
+    /// the disk); otherwise `Full` at once, or a wait for room as the call asked.
+    private mutating func put(
+        _ value: PickleGraph,
+        into queue: String,
         wait: QueueCall.Wait,
         reference: TaskID
     )
-        -> @Sendable (_ mayWait: Bool) async -> Bool
+        throws -> Action
     {
         let engine = context.engine
-        let outbound = channel.outbound
-        let payload = Result { try value.pickled() }
-        return { mayWait in
-            let reply: ManagerReply
+        let task = NewTask(payload: try value.pickled(), reference: reference)
+        if try engine.putIfRoom([task], into: queue) != nil {
+            guard let mark = engine.durabilityMark() else { return .reply(Self.frame(.returnedNone)) }
+            return waiting {
+                await engine.waitUntilDurable(mark)
+                return .reply(Self.frame(.returnedNone))
+            }
+        }
+        guard wait != .noWait else { return .reply(Self.frame(.error(PythonException.full))) }
+        return waiting {
             do {
-                let task = NewTask(payload: try payload.get(), reference: reference)
-                _ = try await engine.put([task], into: queue, wait: mayWait ? wait.limit : .none)
-                reply = .returnedNone
+                _ = try await engine.put([task], into: queue, wait: wait.limit)
+                return .reply(Self.frame(.returnedNone))
             } catch let error as QueueError where error.code == .queueFull {
-                guard mayWait || wait == .noWait else { return false }
-                reply = .error(PythonException.full)
+                return .reply(Self.frame(.error(PythonException.full)))
             } catch is CancellationError {
-                return true
+                return .cancelled
             } catch {
-                reply = .traceback(PythonException.traceback("RuntimeError", "\(error)"))
+                return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
             }
-            try? await outbound.write(Self.frame(reply))
-            return true
         }
     }
 
-    /// What a get did.
-    enum GetOutcome: Sendable {
-        /// It replied; with the task it handed out, if any.
-        case answered(DeliveredTask?)
-        /// It would have had to wait, and was not allowed to.
-        case wouldWait
-    }
-
-    /// A get: the item is leased to this connection until its reply is handed to the socket,
-    /// then acknowledged (Python has no acks of its own).
-    /// A get. Called with `mayWait` false it only takes what is there (and answers unless it
-    /// would have to wait); with true it waits as the call asked.
-    private func blockingGet(queue: String, wait: QueueCall.Wait) -> @Sendable (_ mayWait: Bool) async -> GetOutcome {
+    /// A get: the item that is there, or `Empty` at once, or a wait for one as the call asked.
+    private mutating func get(from queue: String, wait: QueueCall.Wait) throws -> Action {
         let engine = context.engine
-        let outbound = channel.outbound
-        let consumer = channel.id
-        return { mayWait in
-            let tasks: [QueuedTask]
+        if let task = try engine.getIfThere(from: queue, maxItems: 1, consumer: connection).first {
+            let delivered = DeliveredTask(queue: queue, id: task.id)
+            lastTask = delivered
+            return .deliver(Self.frame(.returned(Self.value(of: task))), delivered)
+        }
+        guard wait != .noWait else { return .reply(Self.frame(.error(PythonException.empty))) }
+        let consumer = connection
+        return waiting {
             do {
-                tasks = try await engine.get(
-                    from: queue,
-                    maxItems: 1,
-                    consumer: consumer,
-                    wait: mayWait ? wait.limit : .none
-                )
+                let tasks = try await engine.get(from: queue, maxItems: 1, consumer: consumer, wait: wait.limit)
+                guard let task = tasks.first else { return .reply(Self.frame(.error(PythonException.empty))) }
+                return .deliver(Self.frame(.returned(Self.value(of: task))), DeliveredTask(queue: queue, id: task.id))
             } catch is CancellationError {
-                return .answered(nil)
+                return .cancelled
             } catch {
-                try? await outbound.write(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
-                return .answered(nil)
-            }
-            guard let task = tasks.first else {
-                guard mayWait || wait == .noWait else { return .wouldWait }
-                try? await outbound.write(Self.frame(.error(PythonException.empty)))
-                return .answered(nil)
-            }
-            let value = (try? PickleReader.read(task.payload)) ?? .bytes(task.payload)
-            do {
-                try await outbound.write(Self.frame(.returned(value)))
-                await engine.ack([task.id], in: queue, consumer: consumer, markDone: false)
-                return .answered(DeliveredTask(queue: queue, id: task.id))
-            } catch {
-                await engine.nack([task.id], in: queue, consumer: consumer)
-                return .answered(nil)
+                return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
             }
         }
     }
 
-    private func blockingJoin(queue: String) -> @Sendable () async -> Void {
-        let engine = context.engine
-        let outbound = channel.outbound
-        return {
-            do {
-                try await engine.join(queue)
-                try? await outbound.write(Self.frame(.returnedNone))
-            } catch is CancellationError {
-            } catch {
-                try? await outbound.write(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
-            }
-        }
+    private mutating func waiting(_ work: @escaping @Sendable () async -> WaitOutcome) -> Action {
+        state = .waiting
+        return .wait(work)
     }
 
-    private func send(_ reply: ManagerReply) async {
-        try? await channel.outbound.write(Self.frame(reply))
+    /// A task's payload as the value to return: what a Python client put, or for a task put by a
+    /// native client, its bytes.
+    private static func value(of task: QueuedTask) -> PickleGraph {
+        (try? PickleReader.read(task.payload)) ?? .bytes(task.payload)
     }
 
     static func frame(_ reply: ManagerReply) -> ByteBuffer {
