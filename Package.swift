@@ -160,7 +160,7 @@ let package = Package(
             dependencies: ["TaskMasterConfiguration"]
         ),
         .testTarget(name: "TaskMasterLoggingTests", dependencies: ["TaskMasterLogging"]),
-        .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle"]),
+        .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle", "TaskWire"]),
         .testTarget(
             name: "TaskMasterAdminTests",
             dependencies: [

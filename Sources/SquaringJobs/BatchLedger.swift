@@ -7,8 +7,9 @@ import TaskWire
 /// Results are matched by their task's id, so a task delivered twice still counts once.
 final class BatchLedger: Sendable {
     enum Verdict: Equatable {
-        /// The right square for one of our tasks, seen for the first time.
-        case completed(index: Int, text: String)
+        /// The right square for one of our tasks, seen for the first time (its text is
+        /// `Square.line(numbers[index])`, built only by who needs it).
+        case completed(index: Int)
         /// One of our tasks, first result, but not its right square.
         case wrong(index: Int, text: String)
         /// Another result for a task already answered.
@@ -27,6 +28,10 @@ final class BatchLedger: Sendable {
         var duplicates = 0
         /// Results not (yet) known to be ours: held, not acknowledged.
         var held: [Delivery] = []
+        /// Put answers recorded so far, and how many there were when results were last held:
+        /// held results are worth another look only once more answers came.
+        var putAnswers = 0
+        var putAnswersWhenHeld = 0
         /// Chunks whose put was answered (their ids are known).
         var confirmedChunks: Set<Int> = []
         /// After a lost connection a put may have gone in without its answer: its results then
@@ -47,21 +52,32 @@ final class BatchLedger: Sendable {
         state.withLock { state in
             state.ids.add(ids: ids, firstIndex: indices.lowerBound)
             state.submitted += ids.count
+            state.putAnswers += 1
         }
     }
 
     /// Keeps results that are not known to be ours, to retry later or give back.
     func hold(_ deliveries: [Delivery]) {
         guard !deliveries.isEmpty else { return }
-        state.withLock { $0.held += deliveries }
+        state.withLock { state in
+            state.held += deliveries
+            state.putAnswersWhenHeld = state.putAnswers
+        }
     }
 
-    /// Whether results are held, waiting for their put to be answered.
-    var isHolding: Bool { state.withLock { !$0.held.isEmpty } }
-
-    /// Takes every held result out.
-    func takeHeld() -> [Delivery] {
+    /// Whether held results may turn out ours soon: some puts are not answered yet, or answers
+    /// came since they were held.
+    var mayResolveHeld: Bool {
         state.withLock { state in
+            !state.held.isEmpty
+                && (state.submitted < numbers.count || state.putAnswers != state.putAnswersWhenHeld)
+        }
+    }
+
+    /// Takes the held results out, if put answers came since they were held (or `all`).
+    func takeHeld(all: Bool = false) -> [Delivery] {
+        state.withLock { state in
+            guard all || state.putAnswers != state.putAnswersWhenHeld else { return [] }
             let held = state.held
             state.held = []
             return held
@@ -99,12 +115,10 @@ final class BatchLedger: Sendable {
         guard let index = state.withLock({ $0.ids.index(of: reference) }) else {
             return recordByNumber(payload)
         }
-        let text: String
+        var text: String?
         let right: Bool
         if payload == Square.resultPickle(numbers[index]) {
-            // The bytes a worker writes for the right square: no need to decode.
-            right = true
-            text = Square.line(numbers[index])
+            right = true  // the bytes a worker writes for the right square: no need to decode
         } else {
             text = (try? PickleReader.read(payload))?.stringValue ?? "<not a str>"
             right = text == Square.line(numbers[index])
@@ -117,10 +131,10 @@ final class BatchLedger: Sendable {
             state.answered[index] = true
             if right {
                 state.completed += 1
-                return .completed(index: index, text: text)
+                return .completed(index: index)
             }
             state.wrong += 1
-            return .wrong(index: index, text: text)
+            return .wrong(index: index, text: text ?? "")
         }
     }
 
@@ -139,7 +153,7 @@ final class BatchLedger: Sendable {
             state.answered[index] = true
             if text == Square.line(numbers[index]) {
                 state.completed += 1
-                return .completed(index: index, text: text)
+                return .completed(index: index)
             }
             state.wrong += 1
             return .wrong(index: index, text: text)

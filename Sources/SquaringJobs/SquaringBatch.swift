@@ -14,12 +14,15 @@ public struct SquaringBatch: Sendable {
     public var numbers: [Int]
     public var taskQueue = "task"
     public var resultQueue = "result"
-    /// Numbers per put request. Default 1000.
+    /// Items per request: numbers per put, results per get, ids per ack. Default 1000; keep it
+    /// at most the master's `max_items_per_request`.
     public var chunkSize = 1000
     /// Put requests in flight at once. Default 4.
     public var putWindow = 4
     /// Give up waiting for results after this long. Default 10 minutes.
     public var timeout: Duration = .seconds(600)
+
+    private var idsPerRequest: Int { max(1, chunkSize) }
 
     public init(numbers: [Int]) {
         self.numbers = numbers
@@ -145,9 +148,10 @@ public struct SquaringBatch: Sendable {
         async throws -> Summary
     {
         // Results for someone else's tasks were held, not acknowledged; give them back.
-        let leftovers = ledger.takeHeld()
-        if !leftovers.isEmpty {
-            try await master.nack(leftovers.map(\.id), in: resultQueue)
+        let leftovers = ledger.takeHeld(all: true)
+        for start in stride(from: 0, to: leftovers.count, by: idsPerRequest) {
+            let ids = leftovers[start..<min(start + idsPerRequest, leftovers.count)].map(\.id)
+            try await master.nack(ids, in: resultQueue)
         }
         let (completed, wrong, duplicates) = ledger.counts
         let seconds = Double((ContinuousClock.now - start).milliseconds) / 1000
@@ -258,11 +262,11 @@ public struct SquaringBatch: Sendable {
                 // Results that came before their put's answer are looked at again soon: a
                 // durable master answers a put after its commit, and may hand out its results
                 // before that.
-                let longest = ledger.isHolding ? Duration.milliseconds(5) : .milliseconds(500)
+                let longest = ledger.mayResolveHeld ? Duration.milliseconds(5) : .milliseconds(500)
                 let wait = min(longest, deadline - ContinuousClock.now)
                 let deliveries = try await master.get(
                     from: resultQueue,
-                    maxItems: 5000,
+                    maxItems: idsPerRequest,
                     wait: .milliseconds(UInt32(clamping: max(1, wait.milliseconds)))
                 )
                 // Earlier unknown results may be ours now that more put answers are recorded.
@@ -271,8 +275,8 @@ public struct SquaringBatch: Sendable {
                 var unknown: [Delivery] = []
                 for delivery in retry + deliveries {
                     switch ledger.record(reference: delivery.reference, payload: delivery.payload) {
-                    case .completed(_, let text):
-                        events?(.result(text))
+                    case .completed(let index):
+                        events?(.result(Square.line(numbers[index])))
                         settled.append(delivery.id)
                     case .wrong(let index, let text):
                         events?(.wrongResult(expected: Square.line(numbers[index]), got: text))
@@ -284,12 +288,14 @@ public struct SquaringBatch: Sendable {
                     }
                 }
                 ledger.hold(unknown)
-                if !settled.isEmpty {
+                // At most a chunk per request (held results come on top of a get's).
+                for start in stride(from: 0, to: settled.count, by: idsPerRequest) {
                     if acksInFlight >= Self.acksInFlight {
                         try await acks.next()
                         acksInFlight -= 1
                     }
-                    acks.addTask { [settled] in try await master.ack(settled, in: resultQueue) }
+                    let ids = Array(settled[start..<min(start + idsPerRequest, settled.count)])
+                    acks.addTask { try await master.ack(ids, in: resultQueue) }
                     acksInFlight += 1
                 }
                 let (completed, wrong, _) = ledger.counts
@@ -308,6 +314,7 @@ public struct SquaringBatch: Sendable {
 
     /// Result acks a consumer sends before waiting for the first of them.
     static let acksInFlight = 4
+
 }
 
 /// The summary of the connection that finished the batch.

@@ -30,7 +30,10 @@ struct Batch: AsyncParsableCommand {
     @Option(help: "Queue to collect results from.")
     var resultQueue = "result"
 
-    @Option(help: "Numbers per put request.")
+    @Option(
+        help:
+            "Items per request: numbers per put, results per get, ids per ack (at most the master's max_items_per_request)."
+    )
     var chunk = 1000
 
     @Option(help: "Give up waiting for results after this many seconds.")

@@ -35,6 +35,29 @@ import Testing
         await second.stop()
     }
 
+    @Test func aDurableBatchStaysWithinASmallRequestLimit() async throws {
+        // On a durable master results often come back before their put is answered (here
+        // surely: commits are 100 ms apart); the batch holds them and acknowledges them later,
+        // on top of newer ones. Every request must still fit the master's limit, or the master
+        // closes the connection.
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let master = try await MasterProcess.start(
+            arguments: ["--data-dir", directory],
+            environment: ["TASK_MASTER_MAX_ITEMS_PER_REQUEST": "100", "TASK_MASTER_SYNC_DELAY": "100"]
+        )
+        let workers = try (1...2).map { try master.startWorker(["--prefetch", "100"], name: "worker \($0)") }
+        let (status, stdout, stderr) = try await master.ctl(["batch", "--count", "5000", "--chunk", "100", "--json"])
+        #expect(status == 0, "\(stderr)")
+        let summary = try BatchSummary(stdout: stdout)
+        #expect(summary.completed == 5000)
+        #expect(summary.duplicates == 0 && summary.missing == 0, "a reconnect means a request was refused")
+        for worker in workers { worker.signal(SIGTERM) }
+        for worker in workers { _ = await worker.waitForExit(within: .seconds(20)) }
+        await master.stop()
+        #expect(!master.process.stderrLines.joined().contains("max_items_per_request"))
+    }
+
     @Test func aBatchCompletesExactlyOnceAcrossAMasterKilledMidBatch() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
