@@ -132,6 +132,37 @@ public final class QueueEngine: Sendable {
         }
     }
 
+    /// Runs `start` under the lock with a new waiter's id, continuation and timer maker, and
+    /// waits for the continuation; cancelling the calling task ends the waiter.
+    private func waiter<T: Sendable>(
+        in queue: String,
+        failing failed: @escaping (CheckedContinuation<T, any Error>, any Error, Task<Void, Never>?) -> Resumption,
+        start: (
+            inout EngineState,
+            UInt64,
+            CheckedContinuation<T, any Error>,
+            (Duration) -> Task<Void, Never>,
+            inout [Resumption]
+        ) -> Void
+    ) async throws -> T {
+        let waiterID = nextWaiterID()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                locked { state in
+                    var resumptions: [Resumption] = []
+                    if Task.isCancelled {
+                        resumptions.append(failed(continuation, CancellationError(), nil))
+                    } else {
+                        start(&state, waiterID, continuation, makeTimer(waiterID: waiterID, queue: queue), &resumptions)
+                    }
+                    return ((), resumptions)
+                }
+            }
+        } onCancel: {
+            endWaiter(waiterID, in: queue, cancelled: true)
+        }
+    }
+
     private func endWaiter(_ waiterID: UInt64, in queue: String, cancelled: Bool) {
         locked { state in
             var resumptions: [Resumption] = []
@@ -155,30 +186,22 @@ public final class QueueEngine: Sendable {
         wait: WaitLimit = .forever,
         untilDurable: Bool = true
     ) async throws -> [TaskID] {
-        let waiterID = nextWaiterID()
         do {
-            let ids = try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[TaskID], any Error>) in
-                    locked { state in
-                        var resumptions: [Resumption] = []
-                        if Task.isCancelled {
-                            resumptions.append(.putFailed(continuation, CancellationError(), timer: nil))
-                        } else {
-                            state.put(
-                                tasks,
-                                into: queue,
-                                wait: wait,
-                                waiterID: waiterID,
-                                continuation: continuation,
-                                makeTimer: makeTimer(waiterID: waiterID, queue: queue),
-                                resumptions: &resumptions
-                            )
-                        }
-                        return ((), resumptions)
-                    }
-                }
-            } onCancel: {
-                endWaiter(waiterID, in: queue, cancelled: true)
+            let ids = try await waiter(in: queue, failing: Resumption.putFailed) {
+                state,
+                waiterID,
+                continuation,
+                makeTimer,
+                resumptions in
+                state.put(
+                    tasks,
+                    into: queue,
+                    wait: wait,
+                    waiterID: waiterID,
+                    continuation: continuation,
+                    makeTimer: makeTimer,
+                    resumptions: &resumptions
+                )
             }
             if untilDurable { await durable() }
             return ids
@@ -213,30 +236,22 @@ public final class QueueEngine: Sendable {
         consumer: ConsumerID,
         wait: WaitLimit = .none
     ) async throws -> [QueuedTask] {
-        let waiterID = nextWaiterID()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[QueuedTask], any Error>) in
-                locked { state in
-                    var resumptions: [Resumption] = []
-                    if Task.isCancelled {
-                        resumptions.append(.getFailed(continuation, CancellationError(), timer: nil))
-                    } else {
-                        state.get(
-                            from: queue,
-                            maxItems: maxItems,
-                            consumer: consumer,
-                            wait: wait,
-                            waiterID: waiterID,
-                            continuation: continuation,
-                            makeTimer: makeTimer(waiterID: waiterID, queue: queue),
-                            resumptions: &resumptions
-                        )
-                    }
-                    return ((), resumptions)
-                }
-            }
-        } onCancel: {
-            endWaiter(waiterID, in: queue, cancelled: true)
+        try await waiter(in: queue, failing: Resumption.getFailed) {
+            state,
+            waiterID,
+            continuation,
+            makeTimer,
+            resumptions in
+            state.get(
+                from: queue,
+                maxItems: maxItems,
+                consumer: consumer,
+                wait: wait,
+                waiterID: waiterID,
+                continuation: continuation,
+                makeTimer: makeTimer,
+                resumptions: &resumptions
+            )
         }
     }
 
