@@ -56,12 +56,18 @@ final class BatchLedger: Sendable {
         }
     }
 
+    /// How many put answers are recorded: read it before checking results, and pass it to
+    /// ``hold(_:checkedWith:)``.
+    var putAnswerCount: Int { state.withLock { $0.putAnswers } }
+
     /// Keeps results that are not known to be ours, to retry later or give back.
-    func hold(_ deliveries: [Delivery]) {
+    /// - Parameter answers: ``putAnswerCount`` from before they were checked: an answer that
+    ///   came while they were being checked makes them worth another look.
+    func hold(_ deliveries: [Delivery], checkedWith answers: Int) {
         guard !deliveries.isEmpty else { return }
         state.withLock { state in
+            state.putAnswersWhenHeld = state.held.isEmpty ? answers : min(state.putAnswersWhenHeld, answers)
             state.held += deliveries
-            state.putAnswersWhenHeld = state.putAnswers
         }
     }
 

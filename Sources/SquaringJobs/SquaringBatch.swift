@@ -254,10 +254,12 @@ public struct SquaringBatch: Sendable {
         events: (@Sendable (Event) -> Void)?
     ) async throws {
         // Acks are not awaited before the next get (a few stay in flight): with a durable
-        // master an ack waits for a commit, and a result acked soon after its completion
-        // never reaches the disk at all.
-        try await withThrowingTaskGroup(of: Void.self) { acks in
-            var acksInFlight = 0
+        // master an ack waits for a commit, and a result acked soon after its completion never
+        // reaches the disk at all. They run as tasks of their own, not as children: the end of
+        // the batch cancels the consumers (one may be waiting in a get), and a result already
+        // counted must be acknowledged all the same.
+        var acks: [Task<Void, any Error>] = []
+        do {
             while !ledger.isFinished, ContinuousClock.now < deadline {
                 // Results that came before their put's answer are looked at again soon: a
                 // durable master answers a put after its commit, and may hand out its results
@@ -269,6 +271,7 @@ public struct SquaringBatch: Sendable {
                     maxItems: idsPerRequest,
                     wait: .milliseconds(UInt32(clamping: max(1, wait.milliseconds)))
                 )
+                let answers = ledger.putAnswerCount
                 // Earlier unknown results may be ours now that more put answers are recorded.
                 let retry = ledger.takeHeld()
                 var settled: [TaskID] = []
@@ -287,16 +290,12 @@ public struct SquaringBatch: Sendable {
                         unknown.append(delivery)
                     }
                 }
-                ledger.hold(unknown)
+                ledger.hold(unknown, checkedWith: answers)
                 // At most a chunk per request (held results come on top of a get's).
                 for start in stride(from: 0, to: settled.count, by: idsPerRequest) {
-                    if acksInFlight >= Self.acksInFlight {
-                        try await acks.next()
-                        acksInFlight -= 1
-                    }
+                    if acks.count >= Self.acksInFlight { try await acks.removeFirst().value }
                     let ids = Array(settled[start..<min(start + idsPerRequest, settled.count)])
-                    acks.addTask { try await master.ack(ids, in: resultQueue) }
-                    acksInFlight += 1
+                    acks.append(Task { try await master.ack(ids, in: resultQueue) })
                 }
                 let (completed, wrong, _) = ledger.counts
                 progress(
@@ -308,8 +307,11 @@ public struct SquaringBatch: Sendable {
                     )
                 )
             }
-            try await acks.waitForAll()
+        } catch {
+            for ack in acks { _ = try? await ack.value }
+            throw error
         }
+        for ack in acks { try await ack.value }
     }
 
     /// Result acks a consumer sends before waiting for the first of them.

@@ -209,7 +209,7 @@ public struct TaskMasterServer: Service {
         let store = try SQLiteTaskStore(directory: directory, syncPolicy: policy)
         let restored = try store.loadAll()
         // Under `always` every change is on disk before it is answered; otherwise a
-        // completion may wait one commit (see Journal.defersCompletions).
+        // completion may wait a few commits (see Journal.defersCompletions).
         let journal = Journal(defersCompletions: policy != .always)
         let engine = try QueueEngine(
             limits: limits,

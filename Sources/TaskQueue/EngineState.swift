@@ -324,7 +324,7 @@ struct EngineState {
             }
         }
         if queues[q].unfinished == 0, !queues[q].joiners.isEmpty {
-            resumptions += queues[q].joiners.map(Resumption.joined)
+            resumptions += queues[q].joiners.map { .joined($0.continuation) }
             queues[q].joiners = []
         }
     }
@@ -556,6 +556,7 @@ struct EngineState {
 
     mutating func join(
         _ name: String,
+        waiterID: UInt64,
         continuation: CheckedContinuation<Void, any Error>,
         resumptions: inout [Resumption]
     ) {
@@ -568,11 +569,20 @@ struct EngineState {
             if queues[q].unfinished == 0 {
                 resumptions.append(.joined(continuation))
             } else {
-                queues[q].joiners.append(continuation)
+                queues[q].joiners.append((waiterID, continuation))
             }
         } catch {
             resumptions.append(.joinFailed(continuation, error))
         }
+    }
+
+    /// Ends a waiting join with `CancellationError` (its caller was cancelled).
+    mutating func cancelJoin(_ waiterID: UInt64, in name: String, resumptions: inout [Resumption]) {
+        guard let q = queueIDs[name], let index = queues[q].joiners.firstIndex(where: { $0.id == waiterID }) else {
+            return
+        }
+        let joiner = queues[q].joiners.remove(at: index)
+        resumptions.append(.joinFailed(joiner.continuation, CancellationError()))
     }
 
     // MARK: Shutdown
@@ -585,7 +595,7 @@ struct EngineState {
             let error = shuttingDownError(queues[q].name)
             resumptions += queues[q].getters.map { .getFailed($0.continuation, error, timer: $0.timer) }
             resumptions += queues[q].putters.map { .putFailed($0.continuation, error, timer: $0.timer) }
-            resumptions += queues[q].joiners.map { .joinFailed($0, error) }
+            resumptions += queues[q].joiners.map { .joinFailed($0.continuation, error) }
             queues[q].getters = []
             queues[q].putters = []
             queues[q].joiners = []

@@ -35,7 +35,7 @@ public struct PendingChanges: Sendable {
     /// The mutations, in the order the engine made them.
     public var mutations: [StoreMutation]
     /// The ranges of `mutations` that are completions (a worker's ack with its results),
-    /// which the store may make durable one commit later; see ``Journal/defersCompletions``.
+    /// which the store may make durable a few commits later; see ``Journal/defersCompletions``.
     public var completions: [Range<Int>]
     /// The sequence number of the last mutation.
     public var through: UInt64
@@ -68,11 +68,11 @@ public final class Journal: Sendable {
 
     private let state = Mutex(State())
 
-    /// Whether a completion may become durable one commit after the changes around it.
+    /// Whether a completion may become durable a few commits after the changes around it.
     ///
     /// A result is usually taken and acknowledged within a commit or two of the completion
-    /// that made it; holding the completion back one commit lets the store drop the result's
-    /// insert and delete together, halving the rows written per task. The engine then answers
+    /// that made it; holding the completion back a few commits lets the store drop the
+    /// result's insert and delete together, halving the rows written per task. The engine then answers
     /// a completion without waiting for the disk. Nothing acknowledged is lost by it: until the
     /// completion is written, its tasks are still stored and are delivered again after a crash.
     public let defersCompletions: Bool

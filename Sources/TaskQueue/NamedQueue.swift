@@ -25,7 +25,7 @@ struct NamedQueue {
     var items: Deque<QueuedTask> = []
     var getters: Deque<GetWaiter> = []
     var putters: Deque<PutWaiter> = []
-    var joiners: [CheckedContinuation<Void, any Error>] = []
+    var joiners: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     /// Items leased out and not yet settled.
     var inFlight = 0
     /// Items put and not yet done (acked or `task_done()`): what `join()` waits for.

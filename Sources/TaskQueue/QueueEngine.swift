@@ -458,11 +458,25 @@ public final class QueueEngine: Sendable {
     }
 
     /// Waits until every item put on `queue` is done, as Python's `Queue.join()`.
+    /// - Throws: `CancellationError` if the calling task is cancelled first.
     public func join(_ queue: String) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let waiterID = nextWaiterID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                locked { state in
+                    var resumptions: [Resumption] = []
+                    if Task.isCancelled {
+                        resumptions.append(.joinFailed(continuation, CancellationError()))
+                    } else {
+                        state.join(queue, waiterID: waiterID, continuation: continuation, resumptions: &resumptions)
+                    }
+                    return ((), resumptions)
+                }
+            }
+        } onCancel: {
             locked { state in
                 var resumptions: [Resumption] = []
-                state.join(queue, continuation: continuation, resumptions: &resumptions)
+                state.cancelJoin(waiterID, in: queue, resumptions: &resumptions)
                 return ((), resumptions)
             }
         }

@@ -8,9 +8,12 @@ import TaskQueue
 /// the insert and neither reaches the disk. Changes to a held-back task go with it, keeping
 /// their order; held-back changes are written before anything that follows them.
 ///
-/// A completion is written at once when it deletes a task put in the same commit (that put is
-/// answered after this commit: holding back its result would leave neither the task nor the
-/// result on disk) or one that is itself held back.
+/// A completion that deletes a task put in the same commit is written at once: that put is
+/// answered after this commit, and holding back the result would leave neither the task nor
+/// the result on disk. So is one that deletes a task that is itself held back (a result taken
+/// as a task by a further stage), except for that delete, which stays with its task: the
+/// new results are on disk, and until the held-back group is written, so is the older task
+/// (after a crash it is done again; nothing is lost).
 ///
 /// Relies on the engine handing out ids in journal order: the inserts of a round have
 /// increasing ids, larger than any earlier round's.

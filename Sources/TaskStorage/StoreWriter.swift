@@ -8,7 +8,7 @@ import TaskQueue
 /// Under ``SyncPolicy/batch`` a commit starts at least `batchDelay` after the last one ended, so
 /// that concurrent requests share a commit (group commit, bounded delay). When the journal
 /// defers completions, each is held back for up to three commits (``CompletionDeferral``); with
-/// nothing else to write they follow within three more `batchDelay`s.
+/// nothing else to write they follow within three more `batchDelay`s (at least 1 ms each).
 public final class StoreWriter: Sendable {
     private let store: SQLiteTaskStore
     private let journal: Journal
@@ -58,7 +58,8 @@ public final class StoreWriter: Sendable {
             } else {
                 // Held-back completions are due within a few rounds; with nothing else to
                 // write, a round passes every group-commit delay.
-                _ = wake.wait(timeout: .now() + .nanoseconds(Int(batchDelay.nanoseconds)))
+                let round = max(batchDelay, .milliseconds(1))  // a zero sync_delay must not spin
+                _ = wake.wait(timeout: .now() + .nanoseconds(Int(round.nanoseconds)))
             }
             let stop = stopping.load(ordering: .sequentiallyConsistent)
             // Group commit: a commit starts at least `batchDelay` after the last one ended, so
@@ -82,7 +83,7 @@ public final class StoreWriter: Sendable {
                     return
                 }
                 if !pending.mutations.isEmpty { journal.markDurable(through: pending.through) }
-                lastWrite = clock.now
+                if !now.isEmpty { lastWrite = clock.now }
                 if !stop, !journal.hasPending { break }  // keep the held-back until the next round
             }
             if stop, !deferral.isHolding { return }

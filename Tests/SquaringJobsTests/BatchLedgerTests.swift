@@ -33,8 +33,9 @@ import Testing
         ledger.submitted(ids: [10], indices: 0..<1)
         // The result for number 4 (task 11) came before its put's answer.
         let early = result(id: 50, for: 11, "4 * 4 = 16")
+        let answers = ledger.putAnswerCount
         #expect(ledger.record(reference: early.reference, payload: early.payload) == .unknown)
-        ledger.hold([early])
+        ledger.hold([early], checkedWith: answers)
         #expect(ledger.mayResolveHeld)
         #expect(ledger.takeHeld().isEmpty)  // nothing new is known: not worth another look
         ledger.submitted(ids: [11], indices: 1..<2)
@@ -45,11 +46,26 @@ import Testing
         #expect(!ledger.mayResolveHeld)
     }
 
+    @Test func anAnswerThatCameWhileResultsWereCheckedStillBringsThemBack() {
+        let ledger = BatchLedger(numbers: [3, 4, 5])
+        ledger.submitted(ids: [10], indices: 0..<1)
+        let answers = ledger.putAnswerCount
+        let early = result(id: 50, for: 11, "4 * 4 = 16")
+        #expect(ledger.record(reference: early.reference, payload: early.payload) == .unknown)
+        ledger.submitted(ids: [11], indices: 1..<2)  // the answer arrives meanwhile
+        ledger.hold([early], checkedWith: answers)
+        // A second consumer holds another result later: the first must not be forgotten.
+        let later = result(id: 51, for: 12, "5 * 5 = 25")
+        ledger.hold([later], checkedWith: ledger.putAnswerCount)
+        #expect(ledger.mayResolveHeld)
+        #expect(ledger.takeHeld() == [early, later])
+    }
+
     @Test func resultsNoPutCanExplainAreHeldWithoutHurryAndGivenBackAtTheEnd() {
         let ledger = BatchLedger(numbers: [3])
         ledger.submitted(ids: [10], indices: 0..<1)  // every put answered
         let foreign = result(id: 60, for: 77, "9 * 9 = 81")
-        ledger.hold([foreign])
+        ledger.hold([foreign], checkedWith: ledger.putAnswerCount)
         #expect(!ledger.mayResolveHeld)
         #expect(ledger.takeHeld().isEmpty)
         #expect(ledger.takeHeld(all: true) == [foreign])

@@ -231,6 +231,20 @@ private func values(_ tasks: [QueuedTask]) -> [UInt8] { tasks.map { $0.payload[0
         #expect(throws: QueueError.self) { try engine.taskDone("q") }
     }
 
+    @Test func aCancelledJoinEndsAtOnceAndLeavesOtherJoinersWaiting() async throws {
+        // A Python client that leaves during join(): its wait must end, not hang the master.
+        let engine = try QueueEngine()
+        _ = try await engine.put(items([1]), into: "q")
+        let cancelled = Task { try await engine.join("q") }
+        let other = Task { try await engine.join("q") }
+        try await Task.sleep(for: .milliseconds(20))
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        let got = try await engine.get(from: "q", maxItems: 1, consumer: 1)
+        await engine.ack(got.map(\.id), in: "q", consumer: 1)  // done: the other join returns
+        try await other.value
+    }
+
     @Test func shuttingDownFailsWaitersAndRequeuesLeases() async throws {
         let engine = try QueueEngine()
         _ = try await engine.put(items([1]), into: "a")

@@ -52,10 +52,18 @@ struct ConnectionHandler {
                         }
                     }
                     // Nothing more comes this way, unless a client sent a second request before
-                    // the handler took over: Python never does.
-                    if try await iterator.next() != nil {
-                        logger.warning("closing: a Python client sent a request before the reply to its first")
+                    // the handler took over (Python never does), or an error (an idle timeout).
+                    // Either way the session is over only once its waits are: the caller then
+                    // returns the connection's leases.
+                    do {
+                        if try await iterator.next() != nil {
+                            logger.warning("closing: a Python client sent a request before the reply to its first")
+                            try? await connection.channel.close()
+                        }
+                    } catch {
                         try? await connection.channel.close()
+                        try? await served.get()
+                        throw error
                     }
                     try await served.get()
                 }

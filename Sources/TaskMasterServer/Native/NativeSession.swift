@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import TaskQueue
 import TaskWire
 
@@ -10,6 +11,12 @@ import TaskWire
 struct NativeSession {
     let context: SessionContext
     var channel: SessionChannel
+    /// Answers waiting for the disk. Past ``maxAnswersWaitingForDisk`` the next one is waited
+    /// for in line, which stops reading the client's requests meanwhile: a client far ahead of
+    /// the disk is slowed down instead of piling up work in the master.
+    private let answersWaitingForDisk = AnswerCount()
+
+    static let maxAnswersWaitingForDisk = 64
 
     /// Runs until the client disconnects or breaks the protocol. Tasks still leased to the
     /// connection are returned to their queues by the caller.
@@ -225,8 +232,16 @@ struct NativeSession {
             await send(response)
             return nil
         }
+        let waiting = answersWaitingForDisk
+        guard waiting.count.add(1, ordering: .relaxed).newValue <= Self.maxAnswersWaitingForDisk else {
+            await engine.waitUntilDurable(mark)
+            waiting.count.subtract(1, ordering: .relaxed)
+            await send(response)
+            return nil
+        }
         return {
             await engine.waitUntilDurable(mark)
+            waiting.count.subtract(1, ordering: .relaxed)
             return response
         }
     }
@@ -283,6 +298,11 @@ struct NativeSession {
         response.encode(into: &buffer)
         return buffer
     }
+}
+
+/// How many of a session's answers wait for the disk.
+private final class AnswerCount: Sendable {
+    let count = Atomic<Int>(0)
 }
 
 /// Thrown to end a session after the client has been told why.
