@@ -280,42 +280,19 @@ public final class QueueEngine: Sendable {
     ///
     /// - Parameter markDone: whether this counts as `task_done()` for ``join(_:)``.
     ///   Python's `get` acknowledges its delivery without marking it done.
-    /// - Parameter untilDurable: false returns before the store has the change (see
-    ///   ``waitUntilDurable(_:)``).
     @discardableResult
-    public func ack(
-        _ ids: [TaskID],
-        in queue: String,
-        consumer: ConsumerID,
-        markDone: Bool = true,
-        untilDurable: Bool = true
-    ) async -> AckResult {
-        await settle(ids, in: queue, consumer: consumer, requeue: false, markDone: markDone, untilDurable: untilDurable)
+    public func ack(_ ids: [TaskID], in queue: String, consumer: ConsumerID, markDone: Bool = true) async -> AckResult {
+        let result = settleNow(ids, in: queue, consumer: consumer, requeue: false, markDone: markDone)
+        await durable()
+        return result
     }
 
     /// Gives leased tasks back: they return to the front of their queue and are delivered
     /// again (or dead-lettered past the delivery limit).
     @discardableResult
-    public func nack(
-        _ ids: [TaskID],
-        in queue: String,
-        consumer: ConsumerID,
-        untilDurable: Bool = true
-    ) async -> AckResult {
-        await settle(ids, in: queue, consumer: consumer, requeue: true, markDone: false, untilDurable: untilDurable)
-    }
-
-    /// Ends leases: the tasks are done (`requeue` false) or go back to the front of the queue.
-    private func settle(
-        _ ids: [TaskID],
-        in queue: String,
-        consumer: ConsumerID,
-        requeue: Bool,
-        markDone: Bool,
-        untilDurable: Bool
-    ) async -> AckResult {
-        let result = settleNow(ids, in: queue, consumer: consumer, requeue: requeue, markDone: markDone)
-        if untilDurable { await durable() }
+    public func nack(_ ids: [TaskID], in queue: String, consumer: ConsumerID) async -> AckResult {
+        let result = settleNow(ids, in: queue, consumer: consumer, requeue: true, markDone: false)
+        await durable()
         return result
     }
 

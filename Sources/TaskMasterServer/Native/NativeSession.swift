@@ -138,14 +138,14 @@ struct NativeSession {
             guard ids.count <= limits.maxItemsPerRequest else {
                 return try await limitBroken("an ack of \(ids.count) ids", request)
             }
-            let result = await engine.ack(ids, in: queue, consumer: consumer, untilDurable: false)
+            let result = engine.settleNow(ids, in: queue, consumer: consumer, requeue: false)
             return await answerWhenDurable(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
 
         case .nack(let queue, let ids):
             guard ids.count <= limits.maxItemsPerRequest else {
                 return try await limitBroken("a nack of \(ids.count) ids", request)
             }
-            let result = await engine.nack(ids, in: queue, consumer: consumer, untilDurable: false)
+            let result = engine.settleNow(ids, in: queue, consumer: consumer, requeue: true)
             return await answerWhenDurable(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
 
         case .complete(let taskQueue, let ids, let resultQueue, let results):
