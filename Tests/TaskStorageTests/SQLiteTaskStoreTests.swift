@@ -9,6 +9,17 @@ import Testing
         return url.path
     }
 
+    /// Completes `tasks` (leased to consumer 1) with results ten times their payload.
+    private func completeWithTenfoldResults(_ tasks: [QueuedTask], on engine: QueueEngine) async throws {
+        _ = try await engine.complete(
+            tasks.map(\.id),
+            in: "task",
+            consumer: 1,
+            results: tasks.map { NewTask(payload: [$0.payload[0] * 10], reference: $0.id) },
+            into: "result"
+        )
+    }
+
     @Test(arguments: SyncPolicy.allCases)
     func whatTheEngineDidIsWhatASecondStoreReadsBack(policy: SyncPolicy) async throws {
         let directory = temporaryDirectory()
@@ -20,13 +31,7 @@ import Testing
         let engine = try QueueEngine(journal: journal, waitsForDurability: policy != .off)
         let ids = try await engine.put((1...5).map { NewTask(payload: [UInt8($0)]) }, into: "task")
         let got = try await engine.get(from: "task", maxItems: 2, consumer: 1)
-        _ = try await engine.complete(
-            got.map(\.id),
-            in: "task",
-            consumer: 1,
-            results: got.map { NewTask(payload: [$0.payload[0] * 10], reference: $0.id) },
-            into: "result"
-        )
+        try await completeWithTenfoldResults(got, on: engine)
         _ = try await engine.get(from: "task", maxItems: 1, consumer: 2)  // leased, not acked
         writer.stop()
 
@@ -68,13 +73,7 @@ import Testing
         let engine = try QueueEngine(journal: journal)
         let ids = try await engine.put((1...4).map { NewTask(payload: [UInt8($0)]) }, into: "task")
         let got = try await engine.get(from: "task", maxItems: 4, consumer: 1)
-        _ = try await engine.complete(
-            got.map(\.id),
-            in: "task",
-            consumer: 1,
-            results: got.map { NewTask(payload: [$0.payload[0] * 10], reference: $0.id) },
-            into: "result"
-        )
+        try await completeWithTenfoldResults(got, on: engine)
         // The first two results are taken and acknowledged at once; the others stay queued.
         let results = try await engine.get(from: "result", maxItems: 2, consumer: 2)
         await engine.ack(results.map(\.id), in: "result", consumer: 2)
