@@ -29,8 +29,14 @@ struct ConnectionHandler {
             try await connection.executeThenClose { inbound, outbound in
                 var iterator = inbound.makeAsyncIterator()
                 guard let first = try await iterator.next() else { return }
-                let channel = SessionChannel(id: id, peer: peer, inbound: iterator, outbound: outbound, logger: logger)
                 if Hello.isHello(first.readableBytesView) {
+                    let channel = SessionChannel(
+                        id: id,
+                        peer: peer,
+                        inbound: iterator,
+                        outbound: outbound,
+                        logger: logger
+                    )
                     var session = NativeSession(context: context, channel: channel)
                     do {
                         try await session.run(hello: first)
