@@ -143,7 +143,10 @@ let package = Package(
         ),
         // Shared test helpers: finding binaries and Pythons, running processes with bounded waits.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "TaskWireTests", dependencies: ["TaskWire", "TestSupport"]),
+        .testTarget(
+            name: "TaskWireTests",
+            dependencies: ["TaskWire", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
         .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
         .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TestSupport"]),

@@ -154,11 +154,23 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
     }
 
     private func writeFrame(_ payload: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        // A small frame goes down as one buffer (one write through the pipeline, one iovec);
+        // a large one as header plus payload, so the payload is not copied.
+        guard payload.readableBytes > Self.copiedPayloadLimit else {
+            var frame = context.channel.allocator.buffer(capacity: 4 + payload.readableBytes)
+            FrameEncoder.writeHeader(length: payload.readableBytes, into: &frame)
+            frame.writeImmutableBuffer(payload)
+            context.write(wrapOutboundOut(frame), promise: promise)
+            return
+        }
         var header = context.channel.allocator.buffer(capacity: 12)
         FrameEncoder.writeHeader(length: payload.readableBytes, into: &header)
         context.write(wrapOutboundOut(header), promise: nil)
         context.write(wrapOutboundOut(payload), promise: promise)
     }
+
+    /// Payloads up to this size are copied behind their header.
+    private static let copiedPayloadLimit = 4096
 
     private func run(_ action: HandshakeStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
