@@ -90,6 +90,37 @@ def python_manager_batch(python, count, workers, key, server=None):
     return summary
 
 
+class FloorServer:
+    """floor_server.c, compiled with the toolchain's clang (or cc): answers every call at once,
+    doing no work. Its `proc` is None when there is no C compiler."""
+
+    def __init__(self, directory):
+        binary = os.path.join(directory, 'floor_server')
+        compiler = shutil.which('clang') or shutil.which('cc')
+        self.proc = None
+        if compiler is None or subprocess.run(
+                [compiler, '-O2', '-pthread', '-o', binary, os.path.join(HERE, 'floor_server.c')]).returncode != 0:
+            return
+        self.proc = subprocess.Popen([binary], stdout=subprocess.PIPE, text=True)
+        self.address = '127.0.0.1:' + self.proc.stdout.readline().split()[1]
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+
+def python_calls(python, count, key, server=None, floor=None):
+    """One Python client alone, one call at a time: `count` puts then `count` gets, on Python's
+    own server (started for it), on `server`, or on `floor`; returns the mean round trip (µs)."""
+    extra = ['--connect', server] if server else ['--floor', floor] if floor else []
+    out = subprocess.run([python, PY_BATCH, 'calls', '--count', str(count), *extra], capture_output=True, text=True,
+                         env=dict(os.environ, TASK_AUTHKEY=key), timeout=300)
+    if out.returncode != 0:
+        raise SystemExit('python calls failed: %s' % out.stderr[-2000:])
+    return json.loads(out.stdout.splitlines()[-1])['us_per_call']
+
+
 def row(name, value, note=''):
     print('| %-58s | %22s | %s' % (name, value, note))
 
@@ -100,6 +131,7 @@ def main():
     ap.add_argument('--count', type=int, default=1_000_000, help='numbers in the TaskMaster batch')
     ap.add_argument('--python-count', type=int, default=20_000, help='numbers in the Python manager batch')
     ap.add_argument('--latency-count', type=int, default=2000)
+    ap.add_argument('--calls-count', type=int, default=5000, help='puts (and as many gets) of the one-client round trip')
     ap.add_argument('--python', default='python3')
     ap.add_argument('--repeats', type=int, default=3, help='runs of each comparison (median reported)')
     args = ap.parse_args()
@@ -187,6 +219,37 @@ def main():
     ratio = q['tasks_per_second'] / p['tasks_per_second']
     results['python_clients_ratio'] = ratio
     row('task-master / Python manager server, Python clients', '%.2f×' % ratio, 'same clients, same run')
+    row('… of which the master\'s %d result gets, one at a time' % args.python_count,
+        '%.1f s · %.1f s' % (p['result_get_seconds'], q['result_get_seconds']),
+        'Python\'s server · task-master; of %.1f s · %.1f s' % (p['seconds'], q['seconds']))
+
+    # (g) One Python client alone, one call at a time: the same round trip on Python's server,
+    # on task-master, and on floor_server.c, which does no work at all (the least any server
+    # can cost a Python client per call on this machine). Alternated, medians.
+    calls = {'python': [], 'ours': [], 'floor': []}
+    floor_dir = tempfile.mkdtemp(prefix='taskmaster-bench-floor-')
+    floor = FloorServer(floor_dir)
+    try:
+        for _ in range(args.repeats):
+            calls['python'].append(python_calls(args.python, args.calls_count, key))
+            m = Master(args.bin, key)
+            try:
+                calls['ours'].append(python_calls(args.python, args.calls_count, key, server=m.address))
+            finally:
+                m.stop()
+            if floor.proc:
+                calls['floor'].append(python_calls(args.python, args.calls_count, key, floor=floor.address))
+    finally:
+        floor.stop()
+        shutil.rmtree(floor_dir, ignore_errors=True)
+    for name, runs_us in calls.items():
+        if runs_us:
+            results['python_call_us_%s' % name] = sorted(runs_us)[len(runs_us) // 2]
+    row('One Python client\'s call, round trip', ' · '.join(
+        '%.0f µs' % results['python_call_us_%s' % name] for name in ('python', 'ours', 'floor')
+        if 'python_call_us_%s' % name in results),
+        'Python\'s server · task-master · a server doing no work; %d calls, median of %d'
+        % (2 * args.calls_count, args.repeats))
 
     # (d) Memory: master resident set with 1,000,000 small tasks queued (no workers).
     m = Master(args.bin, key)
