@@ -98,10 +98,10 @@ def master(args):
             got += 1
     except queue.Empty:
         pass
-    seconds = time.perf_counter() - start
+    end = time.perf_counter()
+    seconds = end - start
     print(json.dumps({'submitted': args.count, 'completed': got - wrong, 'wrong': wrong,
-                      'missing': args.count - got, 'seconds': seconds,
-                      'result_get_seconds': time.perf_counter() - puts_done,
+                      'missing': args.count - got, 'seconds': seconds, 'result_get_seconds': end - puts_done,
                       'tasks_per_second': got / seconds}), flush=True)
     if not args.connect:
         m.shutdown()
