@@ -24,6 +24,11 @@ public struct SquaringBatch: Sendable {
 
     private var idsPerRequest: Int { max(1, chunkSize) }
 
+    /// `ids` split into requests of at most ``chunkSize``.
+    private func inRequests(_ ids: [TaskID]) -> [[TaskID]] {
+        stride(from: 0, to: ids.count, by: idsPerRequest).map { Array(ids[$0..<min($0 + idsPerRequest, ids.count)]) }
+    }
+
     public init(numbers: [Int]) {
         self.numbers = numbers
     }
@@ -149,8 +154,7 @@ public struct SquaringBatch: Sendable {
     {
         // Results for someone else's tasks were held, not acknowledged; give them back.
         let leftovers = ledger.takeHeld(all: true)
-        for start in stride(from: 0, to: leftovers.count, by: idsPerRequest) {
-            let ids = leftovers[start..<min(start + idsPerRequest, leftovers.count)].map(\.id)
+        for ids in inRequests(leftovers.map(\.id)) {
             try await master.nack(ids, in: resultQueue)
         }
         let (completed, wrong, duplicates) = ledger.counts
@@ -292,9 +296,8 @@ public struct SquaringBatch: Sendable {
                 }
                 ledger.hold(unknown, checkedWith: answers)
                 // At most a chunk per request (held results come on top of a get's).
-                for start in stride(from: 0, to: settled.count, by: idsPerRequest) {
+                for ids in inRequests(settled) {
                     if acks.count >= Self.acksInFlight { try await acks.removeFirst().value }
-                    let ids = Array(settled[start..<min(start + idsPerRequest, settled.count)])
                     acks.append(Task { try await master.ack(ids, in: resultQueue) })
                 }
                 let (completed, wrong, _) = ledger.counts
@@ -316,7 +319,6 @@ public struct SquaringBatch: Sendable {
 
     /// Result acks a consumer sends before waiting for the first of them.
     static let acksInFlight = 4
-
 }
 
 /// The summary of the connection that finished the batch.

@@ -59,16 +59,16 @@ public final class StoreWriter: Sendable {
                 // Held-back completions are due within a few rounds; with nothing else to
                 // write, a round passes every group-commit delay.
                 let round = max(batchDelay, .milliseconds(1))  // a zero sync_delay must not spin
-                _ = wake.wait(timeout: .now() + .nanoseconds(Int(round.nanoseconds)))
+                _ = wake.wait(timeout: .now() + round / .seconds(1))
             }
             let stop = stopping.load(ordering: .sequentiallyConsistent)
             // Group commit: a commit starts at least `batchDelay` after the last one ended, so
-            // that changes arriving meanwhile share it. A writer idle for longer commits at once (no added latency),
-            // and one whose commits take longer needs no wait: what arrived during the last
-            // commit is the group already.
+            // that changes arriving meanwhile share it. A writer idle for longer commits at once
+            // (no added latency), and one whose commits take longer needs no wait: what arrived
+            // during the last commit is the group already.
             let sinceLast = clock.now - lastWrite
             if store.syncPolicy == .batch, !stop, sinceLast < batchDelay {
-                Thread.sleep(forTimeInterval: Double((batchDelay - sinceLast).nanoseconds) / 1e9)
+                Thread.sleep(forTimeInterval: (batchDelay - sinceLast) / .seconds(1))
             }
             // Everything pending, possibly several wakeups' worth; then what was held back.
             while journal.hasPending || deferral.isHolding {
@@ -88,12 +88,5 @@ public final class StoreWriter: Sendable {
             }
             if stop, !deferral.isHolding { return }
         }
-    }
-}
-
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

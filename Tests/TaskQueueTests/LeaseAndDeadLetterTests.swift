@@ -1,6 +1,14 @@
+import Synchronization
 import TaskQueue
 import TestSupport
 import Testing
+
+/// A flag a task sets and a test reads.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+}
 
 private func items(_ values: [UInt8]) -> [NewTask] { values.map { NewTask(payload: [$0]) } }
 
@@ -160,7 +168,11 @@ private func items(_ values: [UInt8]) -> [NewTask] { values.map { NewTask(payloa
         // No store writer: nothing ever becomes durable in this test.
         let ids = try await engine.put(items([1]), into: "task", untilDurable: false)
         let mark = try #require(engine.durabilityMark())
-        let waiter = Task { await engine.waitUntilDurable(mark) }
+        let released = Flag()
+        let waiter = Task {
+            await engine.waitUntilDurable(mark)
+            released.set()
+        }
         let got = try await engine.get(from: "task", maxItems: 1, consumer: 1)
         #expect(got.map(\.id) == ids)
         let (ack, resultIDs) = try await engine.complete(
@@ -174,9 +186,10 @@ private func items(_ values: [UInt8]) -> [NewTask] { values.map { NewTask(payloa
         #expect(engine.durabilityMark(completion: true) == nil)
         #expect(journal.takePending().completions == [1..<3])
         try await Task.sleep(for: .milliseconds(20))
-        #expect(!waiter.isCancelled)
+        #expect(!released.isSet, "the put's wait ended before it was durable")
         journal.markDurable(through: journal.lastAppended)
         await waiter.value  // released only now
+        #expect(released.isSet)
         #expect(engine.durabilityMark() == nil)
     }
 

@@ -59,6 +59,12 @@ struct PythonSession {
         case deliver(ByteBuffer, DeliveredTask)
         /// Cancelled: there is no one left to answer.
         case cancelled
+
+        /// How a wait that threw ends: cancelled, or a `RuntimeError` for the client.
+        static func failed(_ error: any Error) -> WaitOutcome {
+            if error is CancellationError { return .cancelled }
+            return .reply(PythonSession.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
+        }
     }
 
     init(context: SessionContext, connection: UInt64, logger: Logger) {
@@ -245,10 +251,8 @@ struct PythonSession {
                 do {
                     try await engine.join(queue)
                     return .reply(Self.frame(.returnedNone))
-                } catch is CancellationError {
-                    return .cancelled
                 } catch {
-                    return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
+                    return .failed(error)
                 }
             }
         case .qsize:
@@ -300,10 +304,8 @@ struct PythonSession {
                 return .reply(Self.frame(.returnedNone))
             } catch let error as QueueError where error.code == .queueFull {
                 return .reply(Self.frame(.error(PythonException.full)))
-            } catch is CancellationError {
-                return .cancelled
             } catch {
-                return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
+                return .failed(error)
             }
         }
     }
@@ -323,10 +325,8 @@ struct PythonSession {
                 let tasks = try await engine.get(from: queue, maxItems: 1, consumer: consumer, wait: wait.limit)
                 guard let task = tasks.first else { return .reply(Self.frame(.error(PythonException.empty))) }
                 return .deliver(Self.frame(.returned(Self.value(of: task))), DeliveredTask(queue: queue, id: task.id))
-            } catch is CancellationError {
-                return .cancelled
             } catch {
-                return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
+                return .failed(error)
             }
         }
     }
