@@ -27,10 +27,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // The master's status: queue and client counters, one model and one JSON schema for the
+        // wire, the admin endpoint, the metrics and task-ctl.
+        .target(name: "TaskMasterStatus"),
         // Wire protocol: framing, mutual HMAC handshake, native message codec. Sans-IO.
         .target(
             name: "TaskWire",
             dependencies: [
+                "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -48,12 +52,13 @@ let package = Package(
         // Named queues, waiting getters and putters, leases. No networking.
         .target(
             name: "TaskQueue",
-            dependencies: [.product(name: "DequeModule", package: "swift-collections")]
+            dependencies: ["TaskMasterStatus", .product(name: "DequeModule", package: "swift-collections")]
         ),
         // The admin HTTP endpoint: Prometheus metrics, the status page, /api/stats.
         .target(
             name: "TaskMasterAdmin",
             dependencies: [
+                "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -81,7 +86,7 @@ let package = Package(
             name: "TaskMasterServer",
             dependencies: [
                 "TaskWire", "ManagerWire", "Pickle", "TaskQueue", "TaskStorage", "TaskMasterConfiguration",
-                "TaskMasterAdmin",
+                "TaskMasterAdmin", "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -92,7 +97,7 @@ let package = Package(
         .target(
             name: "TaskMasterClient",
             dependencies: [
-                "TaskWire", "ManagerWire", "Pickle",
+                "TaskWire", "ManagerWire", "Pickle", "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -134,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "TaskControlCommand",
             dependencies: [
-                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "Pickle", "TaskWire",
+                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "Pickle", "TaskWire", "TaskMasterStatus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,11 +150,13 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "TaskWireTests",
-            dependencies: ["TaskWire", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: [
+                "TaskWire", "TaskMasterStatus", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
         .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
-        .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TestSupport"]),
+        .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TaskMasterStatus", "TestSupport"]),
         .testTarget(name: "TaskStorageTests", dependencies: ["TaskStorage", "TaskQueue", "TestSupport"]),
         .testTarget(
             name: "TaskMasterServerTests",
@@ -167,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "TaskMasterAdminTests",
             dependencies: [
-                "TaskMasterAdmin", "TestSupport",
+                "TaskMasterAdmin", "TaskMasterStatus", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -175,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TestSupport", "TaskMasterClient", "TaskWire", "Pickle", "SquaringJobs",
+                "TestSupport", "TaskMasterClient", "TaskWire", "Pickle", "SquaringJobs", "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "BigInt", package: "BigInt"),
             ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TaskMasterClient
+import TaskMasterStatus
 import TaskWire
 
 struct Stats: AsyncParsableCommand {
@@ -21,81 +22,17 @@ struct Stats: AsyncParsableCommand {
     func run() async throws {
         let statistics = try await connection.withMaster { try await $0.statistics() }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(StatsDocument(statistics)), as: UTF8.self))
+            // The same document as the admin endpoint's /api/stats (docs/STATUS.md).
+            print(String(decoding: try statistics.json(pretty: true), as: UTF8.self))
         } else {
             print(StatsTable.render(statistics))
         }
     }
 }
 
-/// The `--json` shape of `stats`.
-struct StatsDocument: Codable {
-    struct Queue: Codable {
-        var name: String
-        var depth: UInt64
-        var in_flight: UInt64
-        var maxsize: UInt64
-        var waiting_consumers: UInt64
-        var total_put: UInt64
-        var total_delivered: UInt64
-        var total_acked: UInt64
-        var total_nacked: UInt64
-        var total_redelivered: UInt64
-        var total_dead: UInt64
-    }
-    struct Client: Codable {
-        var kind: String
-        var address: String
-        var name: String
-        var leased: UInt64
-        var connected_seconds: UInt64
-        var tasks_done: UInt64?
-        var tasks_failed: UInt64?
-        var worker_uptime_seconds: UInt64?
-        var seconds_since_heartbeat: UInt64?
-    }
-    var uptime_seconds: UInt64
-    var queues: [Queue]
-    var clients: [Client]
-
-    init(_ statistics: ServerStatistics) {
-        uptime_seconds = statistics.uptimeSeconds
-        queues = statistics.queues.map {
-            Queue(
-                name: $0.name,
-                depth: $0.depth,
-                in_flight: $0.inFlight,
-                maxsize: $0.maxSize,
-                waiting_consumers: $0.waitingConsumers,
-                total_put: $0.totalPut,
-                total_delivered: $0.totalDelivered,
-                total_acked: $0.totalAcked,
-                total_nacked: $0.totalNacked,
-                total_redelivered: $0.totalRedelivered,
-                total_dead: $0.totalDead
-            )
-        }
-        clients = statistics.clients.map {
-            Client(
-                kind: $0.kind == .native ? "native" : "python",
-                address: $0.address,
-                name: $0.name,
-                leased: $0.leased,
-                connected_seconds: $0.connectedSeconds,
-                tasks_done: $0.lastReport?.tasksDone,
-                tasks_failed: $0.lastReport?.tasksFailed,
-                worker_uptime_seconds: $0.lastReport?.uptimeSeconds,
-                seconds_since_heartbeat: $0.lastReport == nil ? nil : $0.secondsSinceReport
-            )
-        }
-    }
-}
-
 /// The human-readable `stats` table.
 enum StatsTable {
-    static func render(_ statistics: ServerStatistics) -> String {
+    static func render(_ statistics: StatusSnapshot) -> String {
         var lines: [[String]] = [
             [
                 "QUEUE", "DEPTH", "IN FLIGHT", "MAXSIZE", "WAITING", "PUT", "DELIVERED", "ACKED", "NACKED",
@@ -114,13 +51,13 @@ enum StatsTable {
         var clients: [[String]] = [["CLIENT", "KIND", "ADDRESS", "LEASED", "DONE", "FAILED", "CONNECTED", "HEARTBEAT"]]
         for c in statistics.clients {
             clients.append([
-                c.name.isEmpty ? "-" : c.name, c.kind == .native ? "native" : "python", c.address, "\(c.leased)",
-                c.lastReport.map { "\($0.tasksDone)" } ?? "-", c.lastReport.map { "\($0.tasksFailed)" } ?? "-",
-                "\(c.connectedSeconds) s", c.lastReport == nil ? "-" : "\(c.secondsSinceReport) s ago",
+                c.name.isEmpty ? "-" : c.name, c.kind.rawValue, c.address, "\(c.leased)",
+                c.tasksDone.map { "\($0)" } ?? "-", c.tasksFailed.map { "\($0)" } ?? "-",
+                "\(Int(c.connectedSeconds)) s", c.lastHeartbeatSecondsAgo.map { "\(Int($0)) s ago" } ?? "-",
             ])
         }
         text += table(clients)
-        text += "\n\nuptime \(statistics.uptimeSeconds) s, \(statistics.clients.count) client(s)"
+        text += "\n\nuptime \(Int(statistics.uptimeSeconds)) s, \(statistics.clients.count) client(s)"
         return text
     }
 

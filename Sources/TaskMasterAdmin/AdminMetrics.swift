@@ -1,6 +1,7 @@
 import Metrics
 import Prometheus
 import Synchronization
+import TaskMasterStatus
 
 /// The metrics `/metrics` renders: a Prometheus registry, the swift-metrics factory that feeds it,
 /// and the one metric the daemon records at event time, task latency.

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TaskMasterStatus
 
 /// A complete response: status, headers and the whole body (`Content-Length` is added when it
 /// is sent).
@@ -37,7 +38,7 @@ struct AdminRoutes: Sendable {
     let metrics: AdminMetrics
     private let page = ByteBuffer(string: StatusPage.html)
 
-    func respond(method: HTTPMethod, uri: String) -> AdminResponse {
+    func respond(method: HTTPMethod, uri: String) async -> AdminResponse {
         // The query string plays no part in routing (the page may add cache busters).
         let path = uri.prefix { $0 != "?" && $0 != "#" }
         guard let route = Route(rawValue: String(path)) else {
@@ -60,17 +61,15 @@ struct AdminRoutes: Sendable {
                 body: page
             )
         case .metrics:
-            let bytes = metrics.render(source.statusSnapshot())
+            let bytes = metrics.render(await source.statusSnapshot())
             return AdminResponse(
                 status: .ok,
                 headers: ["content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store"],
                 body: ByteBuffer(bytes: bytes)
             )
         case .stats:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             do {
-                let json = try encoder.encode(source.statusSnapshot())
+                let json = try await source.statusSnapshot().json()
                 return AdminResponse(
                     status: .ok,
                     headers: ["content-type": "application/json", "cache-control": "no-store"],

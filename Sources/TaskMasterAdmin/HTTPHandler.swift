@@ -45,7 +45,7 @@ struct HTTPConnection {
                     case .end:
                         guard let request = head else { continue }
                         head = nil
-                        let response = routes.respond(method: request.method, uri: request.uri)
+                        let response = await routes.respond(method: request.method, uri: request.uri)
                         let keepAlive = request.isKeepAlive
                         try await outbound.write(contentsOf: Self.parts(response, for: request, keepAlive: keepAlive))
                         if !keepAlive {

@@ -1,5 +1,6 @@
 import Metrics
 import Synchronization
+import TaskMasterStatus
 
 /// Brings swift-metrics counters and gauges in line with a ``StatusSnapshot``, at scrape time.
 ///
@@ -20,8 +21,8 @@ final class MetricsMirror: Sendable {
         var nacked: Counter
         var redelivered: Counter
         var dead: Counter
-        /// The totals as of the previous update.
-        var last = QueueTotals()
+        /// The queue as of the previous update.
+        var last = QueueStatus(name: "")
 
         init(queue: String, factory: any MetricsFactory) {
             let labels = [("queue", queue)]
@@ -46,40 +47,19 @@ final class MetricsMirror: Sendable {
             maxSize.record(status.maxSize)
             waitingConsumers.record(status.waitingConsumers)
             waitingProducers.record(status.waitingProducers)
-            let now = QueueTotals(status)
-            MetricsMirror.advance(put, from: last.put, to: now.put)
-            MetricsMirror.advance(delivered, from: last.delivered, to: now.delivered)
-            MetricsMirror.advance(acked, from: last.acked, to: now.acked)
-            MetricsMirror.advance(nacked, from: last.nacked, to: now.nacked)
-            MetricsMirror.advance(redelivered, from: last.redelivered, to: now.redelivered)
-            MetricsMirror.advance(dead, from: last.dead, to: now.dead)
-            last = now
+            MetricsMirror.advance(put, from: last.totalPut, to: status.totalPut)
+            MetricsMirror.advance(delivered, from: last.totalDelivered, to: status.totalDelivered)
+            MetricsMirror.advance(acked, from: last.totalAcked, to: status.totalAcked)
+            MetricsMirror.advance(nacked, from: last.totalNacked, to: status.totalNacked)
+            MetricsMirror.advance(redelivered, from: last.totalRedelivered, to: status.totalRedelivered)
+            MetricsMirror.advance(dead, from: last.totalDead, to: status.totalDead)
+            last = status
         }
 
         /// Removes the queue's series from the registry (the queue is gone).
         func destroy() {
             for gauge in [depth, inFlight, maxSize, waitingConsumers, waitingProducers] { gauge.destroy() }
             for counter in [put, delivered, acked, nacked, redelivered, dead] { counter.destroy() }
-        }
-    }
-
-    private struct QueueTotals {
-        var put: UInt64 = 0
-        var delivered: UInt64 = 0
-        var acked: UInt64 = 0
-        var nacked: UInt64 = 0
-        var redelivered: UInt64 = 0
-        var dead: UInt64 = 0
-
-        init() {}
-
-        init(_ status: QueueStatus) {
-            put = status.totalPut
-            delivered = status.totalDelivered
-            acked = status.totalAcked
-            nacked = status.totalNacked
-            redelivered = status.totalRedelivered
-            dead = status.totalDead
         }
     }
 

@@ -1,3 +1,4 @@
+import TaskMasterStatus
 import TaskWire
 
 extension TaskMasterConnection {
@@ -58,7 +59,7 @@ extension TaskMasterConnection {
     }
 
     /// Counters of every queue and connected client.
-    public func statistics() async throws -> ServerStatistics {
+    public func statistics() async throws -> StatusSnapshot {
         guard case .statistics(let statistics) = try await send(.stats) else { throw unexpected("stats") }
         return statistics
     }

@@ -1,4 +1,5 @@
 import TaskMasterAdmin
+import TaskMasterStatus
 import TaskQueue
 
 /// What the admin endpoint shows: the queues, the clients, the counters.
@@ -9,27 +10,13 @@ struct MasterStatus: StatusSource {
     let traffic: TrafficCounters
     let startedAt: ContinuousClock.Instant
 
-    func statusSnapshot() -> StatusSnapshot {
+    func statusSnapshot() async -> StatusSnapshot {
         let now = ContinuousClock.now
-        let queues = engine.snapshot().map { queue in
-            var status = QueueStatus(name: queue.name)
-            status.depth = queue.depth
-            status.inFlight = queue.inFlight
-            status.maxSize = queue.maxSize
-            status.waitingConsumers = queue.waitingConsumers
-            status.waitingProducers = queue.waitingProducers
-            status.totalPut = queue.totalPut
-            status.totalDelivered = queue.totalDelivered
-            status.totalAcked = queue.totalAcked
-            status.totalNacked = queue.totalNacked
-            status.totalRedelivered = queue.totalRedelivered
-            status.totalDead = queue.totalDead
-            return status
-        }
+        let queues = engine.snapshot()
         let clients = registry.clients().map { entry in
             var client = ClientStatus(
                 id: entry.id,
-                kind: entry.kind == .python ? .python : .native,
+                kind: entry.kind ?? .native,
                 address: entry.address,
                 name: entry.name,
                 leased: engine.leaseCount(consumer: entry.id),
@@ -51,11 +38,5 @@ struct MasterStatus: StatusSource {
             bytesIn: traffic.received.load(ordering: .relaxed),
             bytesOut: traffic.sent.load(ordering: .relaxed)
         )
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

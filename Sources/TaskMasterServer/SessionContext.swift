@@ -10,7 +10,8 @@ struct SessionContext: Sendable {
     let registry: ConnectionRegistry
     /// The queues Python clients reach, by object id.
     let pythonObjects: PythonObjects
-    let startedAt: ContinuousClock.Instant
+    /// The master's queues, clients and counters, as `stats` and the admin endpoint show them.
+    let status: MasterStatus
     /// Asks the master to stop, as a remote `shutdown` may (when allowed).
     let requestShutdown: @Sendable () -> Void
 }

@@ -111,12 +111,19 @@ public struct TaskMasterServer: Service {
         }
 
         let shutdown = ShutdownSignal(channel: serverChannel.channel)
+        let status = MasterStatus(
+            engine: engine,
+            registry: registry,
+            authFailures: authFailures,
+            traffic: traffic,
+            startedAt: .now
+        )
         let context = SessionContext(
             engine: engine,
             configuration: configuration,
             registry: registry,
             pythonObjects: PythonObjects(typeIDs: configuration.pythonTypeIDs),
-            startedAt: .now,
+            status: status,
             requestShutdown: { shutdown.trigger() }
         )
         if let address = serverChannel.channel.localAddress { onListening(address) }
@@ -136,13 +143,6 @@ public struct TaskMasterServer: Service {
                 let reaper = Task { await engine.runLeaseReaper(every: Self.reaperInterval(configuration)) }
                 defer { reaper.cancel() }
                 if let metrics, let port = configuration.adminPort {
-                    let status = MasterStatus(
-                        engine: engine,
-                        registry: registry,
-                        authFailures: authFailures,
-                        traffic: traffic,
-                        startedAt: context.startedAt
-                    )
                     let admin = AdminServer(
                         host: configuration.adminHost,
                         port: port,

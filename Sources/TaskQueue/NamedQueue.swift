@@ -1,4 +1,5 @@
 import DequeModule
+import TaskMasterStatus
 
 /// One named FIFO queue with its waiting getters, waiting putters and counters.
 ///
@@ -54,8 +55,8 @@ struct NamedQueue {
         }
     }
 
-    var snapshot: QueueSnapshot {
-        QueueSnapshot(
+    var status: QueueStatus {
+        QueueStatus(
             name: name,
             depth: items.count,
             inFlight: inFlight,

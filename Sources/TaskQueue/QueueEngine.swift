@@ -1,4 +1,5 @@
 import Synchronization
+import TaskMasterStatus
 
 /// Named FIFO queues shared by many concurrent clients, with blocking gets and puts,
 /// capacity limits, and leases that keep delivered tasks until they are acknowledged.
@@ -462,13 +463,13 @@ public final class QueueEngine: Sendable {
     // MARK: Inspecting
 
     /// Counters of every queue, by name.
-    public func snapshot() -> [QueueSnapshot] {
-        state.withLock { state in state.queues.map(\.snapshot) }.sorted { $0.name < $1.name }
+    public func snapshot() -> [QueueStatus] {
+        state.withLock { state in state.queues.map(\.status) }.sorted { $0.name < $1.name }
     }
 
     /// Counters of one queue, creating it if needed (Python's `qsize()` on a fresh queue is 0).
-    public func snapshot(of queue: String) throws(QueueError) -> QueueSnapshot {
-        try state.withLock { (state) throws(QueueError) in state.queues[try state.queueID(named: queue)].snapshot }
+    public func snapshot(of queue: String) throws(QueueError) -> QueueStatus {
+        try state.withLock { (state) throws(QueueError) in state.queues[try state.queueID(named: queue)].status }
     }
 
     /// How many tasks are leased to `consumer`.

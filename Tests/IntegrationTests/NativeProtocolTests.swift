@@ -8,142 +8,142 @@ import Testing
 /// The real `task-master` binary, driven through the client library and raw sockets.
 @Suite(.serialized) struct NativeProtocolTests {
     @Test func putGetAckRoundTripThroughTheDaemon() async throws {
-        let master = try await MasterProcess.start()
-        defer { Task { await master.stop() } }
-        try await TaskMasterConnection.withConnection(
-            to: "127.0.0.1",
-            port: master.port,
-            authKey: Array(master.authKey.utf8)
-        ) { client in
-            let ids = try await client.put([NewItem(payload: [1]), NewItem(payload: [2, 2])], into: "jobs")
-            #expect(ids.count == 2 && ids[1] > ids[0])
-            let got = try await client.get(from: "jobs", maxItems: 10, wait: .milliseconds(1000))
-            #expect(got.map(\.payload) == [[1], [2, 2]])
-            #expect(got.map(\.id) == ids)
-            let stats = try await client.statistics()
-            #expect(stats.queues.first { $0.name == "jobs" }?.inFlight == 2)
-            #expect(try await client.ack(ids, in: "jobs").count == 2)
-            // A get on an empty queue with a short wait answers empty, after the wait.
-            let start = ContinuousClock.now
-            #expect(try await client.get(from: "jobs", maxItems: 1, wait: .milliseconds(200)).isEmpty)
-            #expect(ContinuousClock.now - start >= .milliseconds(150))
-        }
-        #expect(await master.stop() == 0)
-    }
-
-    @Test func aWrongAuthkeyIsRefusedWithAClearError() async throws {
-        let master = try await MasterProcess.start()
-        defer { Task { await master.stop() } }
-        do {
+        try await MasterProcess.with { master in
             try await TaskMasterConnection.withConnection(
                 to: "127.0.0.1",
                 port: master.port,
-                authKey: Array("wrong".utf8)
-            ) { _ in }
-            Issue.record("a wrong key must not connect")
-        } catch let error as ClientError {
-            #expect(error.code == .authenticationFailed)
-            #expect(error.message == "authentication failed: the authkey does not match the master's")
+                authKey: Array(master.authKey.utf8)
+            ) { client in
+                let ids = try await client.put([NewItem(payload: [1]), NewItem(payload: [2, 2])], into: "jobs")
+                #expect(ids.count == 2 && ids[1] > ids[0])
+                let got = try await client.get(from: "jobs", maxItems: 10, wait: .milliseconds(1000))
+                #expect(got.map(\.payload) == [[1], [2, 2]])
+                #expect(got.map(\.id) == ids)
+                let stats = try await client.statistics()
+                #expect(stats.queues.first { $0.name == "jobs" }?.inFlight == 2)
+                #expect(try await client.ack(ids, in: "jobs").count == 2)
+                // A get on an empty queue with a short wait answers empty, after the wait.
+                let start = ContinuousClock.now
+                #expect(try await client.get(from: "jobs", maxItems: 1, wait: .milliseconds(200)).isEmpty)
+                #expect(ContinuousClock.now - start >= .milliseconds(150))
+            }
+            #expect(await master.stop() == 0)
         }
-        // The master logs it, without the key.
-        let warning = await master.process.waitForLine(within: .seconds(5), stream: \.stderrLines) {
-            $0.contains("authentication failed")
+    }
+
+    @Test func aWrongAuthkeyIsRefusedWithAClearError() async throws {
+        try await MasterProcess.with { master in
+            do {
+                try await TaskMasterConnection.withConnection(
+                    to: "127.0.0.1",
+                    port: master.port,
+                    authKey: Array("wrong".utf8)
+                ) { _ in }
+                Issue.record("a wrong key must not connect")
+            } catch let error as ClientError {
+                #expect(error.code == .authenticationFailed)
+                #expect(error.message == "authentication failed: the authkey does not match the master's")
+            }
+            // The master logs it, without the key.
+            let warning = await master.process.waitForLine(within: .seconds(5), stream: \.stderrLines) {
+                $0.contains("authentication failed")
+            }
+            #expect(warning != nil)
+            #expect(!master.process.stderrLines.joined().contains(master.authKey))
         }
-        #expect(warning != nil)
-        #expect(!master.process.stderrLines.joined().contains(master.authKey))
     }
 
     @Test func garbageAndOversizedFramesAreRefusedAndTheMasterCarriesOn() async throws {
-        let master = try await MasterProcess.start(arguments: ["--max-frame-bytes", "4096"])
-        defer { Task { await master.stop() } }
-        // Raw garbage instead of a handshake answer.
-        let garbage = try RawConnection(port: master.port)
-        _ = try garbage.readFrame()  // the challenge
-        try garbage.send(Array(repeating: 0xEE, count: 64))
-        #expect(try garbage.readToEnd().count < 64)  // #FAILURE# then close
-        // A 2 GiB frame announced during the handshake: refused at the header.
-        let huge = try RawConnection(port: master.port)
-        _ = try huge.readFrame()
-        try huge.send([0x7F, 0xFF, 0xFF, 0xFF])
-        #expect(try huge.readToEnd().isEmpty)
+        try await MasterProcess.with(arguments: ["--max-frame-bytes", "4096"]) { master in
+            // Raw garbage instead of a handshake answer.
+            let garbage = try RawConnection(port: master.port)
+            _ = try garbage.readFrame()  // the challenge
+            try garbage.send(Array(repeating: 0xEE, count: 64))
+            #expect(try garbage.readToEnd().count < 64)  // #FAILURE# then close
+            // A 2 GiB frame announced during the handshake: refused at the header.
+            let huge = try RawConnection(port: master.port)
+            _ = try huge.readFrame()
+            try huge.send([0x7F, 0xFF, 0xFF, 0xFF])
+            #expect(try huge.readToEnd().isEmpty)
 
-        // After authenticating, a frame over the configured limit gets an error and a close.
-        try await TaskMasterConnection.withConnection(
-            to: "127.0.0.1",
-            port: master.port,
-            authKey: Array(master.authKey.utf8)
-        ) { client in
-            do {
-                _ = try await client.put([NewItem(payload: Array(repeating: 1, count: 10_000))], into: "q")
-                Issue.record("an oversized frame must be refused")
-            } catch let error as ClientError {
-                #expect(error.message.contains("4096"))
+            // After authenticating, a frame over the configured limit gets an error and a close.
+            try await TaskMasterConnection.withConnection(
+                to: "127.0.0.1",
+                port: master.port,
+                authKey: Array(master.authKey.utf8)
+            ) { client in
+                do {
+                    _ = try await client.put([NewItem(payload: Array(repeating: 1, count: 10_000))], into: "q")
+                    Issue.record("an oversized frame must be refused")
+                } catch let error as ClientError {
+                    #expect(error.message.contains("4096"))
+                }
             }
+            // Everyone else is still served.
+            try await TaskMasterConnection.withConnection(
+                to: "127.0.0.1",
+                port: master.port,
+                authKey: Array(master.authKey.utf8)
+            ) { client in
+                _ = try await client.ping()
+                #expect(try await client.put([NewItem(payload: [7])], into: "q").count == 1)
+            }
+            #expect(master.process.isRunning)
         }
-        // Everyone else is still served.
-        try await TaskMasterConnection.withConnection(
-            to: "127.0.0.1",
-            port: master.port,
-            authKey: Array(master.authKey.utf8)
-        ) { client in
-            _ = try await client.ping()
-            #expect(try await client.put([NewItem(payload: [7])], into: "q").count == 1)
-        }
-        #expect(master.process.isRunning)
     }
 
     @Test func aHandshakeThatNeverFinishesIsCutOff() async throws {
-        let master = try await MasterProcess.start(arguments: ["--handshake-timeout", "0.5"])
-        defer { Task { await master.stop() } }
-        let silent = try RawConnection(port: master.port)
-        _ = try silent.readFrame()
-        let start = ContinuousClock.now
-        #expect(try silent.readToEnd().isEmpty)
-        let waited = ContinuousClock.now - start
-        #expect(waited >= .milliseconds(300) && waited < .seconds(5))
+        try await MasterProcess.with(arguments: ["--handshake-timeout", "0.5"]) { master in
+            let silent = try RawConnection(port: master.port)
+            _ = try silent.readFrame()
+            let start = ContinuousClock.now
+            #expect(try silent.readToEnd().isEmpty)
+            let waited = ContinuousClock.now - start
+            #expect(waited >= .milliseconds(300) && waited < .seconds(5))
+        }
     }
 
     @Test func tasksLeasedByAConnectionThatDropsGoBackToTheQueue() async throws {
-        let master = try await MasterProcess.start()
-        defer { Task { await master.stop() } }
-        let key = Array(master.authKey.utf8)
-        let ids = try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: key) {
-            client in
-            let ids = try await client.put((1...5).map { NewItem(payload: [UInt8($0)]) }, into: "task")
-            let got = try await client.get(from: "task", maxItems: 3)
-            #expect(got.count == 3)
-            return ids
-            // The connection closes with 3 tasks leased and unacknowledged.
-        }
-        try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: key) { client in
-            let got = try await client.get(from: "task", maxItems: 10, wait: .milliseconds(2000))
-            #expect(got.map(\.id) == ids)
-            #expect(got.prefix(3).allSatisfy { $0.attempt == 2 })
-            #expect(got.suffix(2).allSatisfy { $0.attempt == 1 })
+        try await MasterProcess.with { master in
+            let key = Array(master.authKey.utf8)
+            let ids = try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: key) {
+                client in
+                let ids = try await client.put((1...5).map { NewItem(payload: [UInt8($0)]) }, into: "task")
+                let got = try await client.get(from: "task", maxItems: 3)
+                #expect(got.count == 3)
+                return ids
+                // The connection closes with 3 tasks leased and unacknowledged.
+            }
+            try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: master.port, authKey: key) { client in
+                let got = try await client.get(from: "task", maxItems: 10, wait: .milliseconds(2000))
+                #expect(got.map(\.id) == ids)
+                #expect(got.prefix(3).allSatisfy { $0.attempt == 2 })
+                #expect(got.suffix(2).allSatisfy { $0.attempt == 1 })
+            }
         }
     }
 
     @Test func unknownMessagesAndWrongVersionsGetAnErrorAndAClose() async throws {
-        let master = try await MasterProcess.start()
-        defer { Task { await master.stop() } }
-        for frame: [UInt8] in [[1, 0x42, 0, 0, 0, 9], [9, 0x07, 0, 0, 0, 9], [1, 0x01, 0, 0, 0, 9, 0xFF]] {
-            let raw = try RawConnection(port: master.port)
-            try raw.authenticate(key: Array(master.authKey.utf8))
-            var hello = ByteBuffer()
-            Hello(name: "raw").encode(into: &hello)
-            try raw.sendFrame(Array(hello.readableBytesView))
-            _ = try raw.readFrame()
-            try raw.sendFrame(frame)
-            let reply = try Response(decoding: ByteBuffer(bytes: try raw.readFrame()))
-            #expect(reply.requestID == 9)
-            guard case .error(let error) = reply.message else {
-                Issue.record("expected an error, got \(reply)")
-                continue
+        try await MasterProcess.with { master in
+            for frame: [UInt8] in [[1, 0x42, 0, 0, 0, 9], [9, 0x07, 0, 0, 0, 9], [1, 0x01, 0, 0, 0, 9, 0xFF]] {
+                let raw = try RawConnection(port: master.port)
+                try raw.authenticate(key: Array(master.authKey.utf8))
+                var hello = ByteBuffer()
+                Hello(name: "raw").encode(into: &hello)
+                try raw.sendFrame(Array(hello.readableBytesView))
+                _ = try raw.readFrame()
+                try raw.sendFrame(frame)
+                let reply = try Response(decoding: ByteBuffer(bytes: try raw.readFrame()))
+                #expect(reply.requestID == 9)
+                guard case .error(let error) = reply.message else {
+                    Issue.record("expected an error, got \(reply)")
+                    continue
+                }
+                #expect(!error.message.isEmpty)
+                #expect(try raw.readToEnd().isEmpty)  // closed
             }
-            #expect(!error.message.isEmpty)
-            #expect(try raw.readToEnd().isEmpty)  // closed
+            #expect(master.process.isRunning)
         }
-        #expect(master.process.isRunning)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import TaskMasterAdmin
+import TaskMasterStatus
 import Testing
 
 @Suite("GET /metrics")

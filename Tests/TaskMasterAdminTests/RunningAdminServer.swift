@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TaskMasterAdmin
+import TaskMasterStatus
 
 /// A `StatusSource` whose snapshot the test sets, optionally changed after every call (so the
 /// page sees totals grow).

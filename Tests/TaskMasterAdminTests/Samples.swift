@@ -1,4 +1,5 @@
 import TaskMasterAdmin
+import TaskMasterStatus
 
 /// Snapshots the tests serve.
 enum Samples {

@@ -16,12 +16,19 @@ import Testing
 
     init() throws {
         engine = try QueueEngine()
+        let registry = ConnectionRegistry(limit: 10)
         let context = SessionContext(
             engine: engine,
             configuration: MasterConfiguration(authKey: Secret(Array("k".utf8))),
-            registry: ConnectionRegistry(limit: 10),
+            registry: registry,
             pythonObjects: PythonObjects(typeIDs: [:]),
-            startedAt: .now,
+            status: MasterStatus(
+                engine: engine,
+                registry: registry,
+                authFailures: AuthFailureTracker(),
+                traffic: TrafficCounters(),
+                startedAt: .now
+            ),
             requestShutdown: {}
         )
         session = PythonSession(context: context, connection: 7, logger: Logger(label: "test"))

@@ -1,6 +1,7 @@
 import Synchronization
 import TaskQueue
 import TestSupport
+import TaskMasterStatus
 import Testing
 
 private func items(_ values: [UInt8]) -> [NewTask] { values.map { NewTask(payload: [$0]) } }
@@ -336,6 +337,6 @@ func waitUntil(within limit: Duration = .seconds(5), _ condition: () -> Bool) as
     }
 }
 
-extension QueueSnapshot {
+extension QueueStatus {
     var isFull: Bool { maxSize > 0 && depth >= maxSize }
 }

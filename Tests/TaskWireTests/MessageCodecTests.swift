@@ -1,4 +1,5 @@
 import NIOCore
+import TaskMasterStatus
 import Testing
 
 @testable import TaskWire
@@ -38,23 +39,42 @@ import Testing
         Response(
             requestID: 5,
             .statistics(
-                ServerStatistics(
+                StatusSnapshot(
+                    uptimeSeconds: 77.25,
                     queues: [
-                        QueueStatistics(
+                        QueueStatus(
                             name: "task",
                             depth: 3,
                             inFlight: 2,
                             maxSize: 10,
                             waitingConsumers: 1,
+                            waitingProducers: 2,
                             totalPut: 9,
                             totalDelivered: 6,
                             totalAcked: 4,
                             totalNacked: 1,
-                            totalRedelivered: 1
+                            totalRedelivered: 1,
+                            totalDead: 3
                         )
                     ],
-                    clients: [ClientStatistics(kind: .python, address: "127.0.0.1:5555", name: "", leased: 0)],
-                    uptimeSeconds: 77
+                    clients: [
+                        ClientStatus(id: 3, kind: .python, address: "127.0.0.1:5555", connectedSeconds: 1.5),
+                        ClientStatus(
+                            id: 4,
+                            kind: .native,
+                            address: "[::1]:5556",
+                            name: "task-worker 1@b",
+                            leased: 7,
+                            connectedSeconds: 12,
+                            tasksDone: 10,
+                            tasksFailed: 0,
+                            workerUptimeSeconds: 13.125,
+                            lastHeartbeatSecondsAgo: 0.5
+                        ),
+                    ],
+                    authenticationFailures: 2,
+                    bytesIn: 1000,
+                    bytesOut: 2000
                 )
             )
         ),

@@ -33,6 +33,24 @@ public struct MasterProcess: Sendable {
         return MasterProcess(process: process, port: port, authKey: authKey)
     }
 
+    /// Starts a master, runs `body` with it, and stops it, also when `body` throws.
+    public static func with<Result>(
+        arguments: [String] = [],
+        environment: [String: String] = [:],
+        _ body: (MasterProcess) async throws -> Result
+    ) async throws -> Result {
+        let master = try await start(arguments: arguments, environment: environment)
+        let result: Result
+        do {
+            result = try await body(master)
+        } catch {
+            await master.stop()
+            throw error
+        }
+        await master.stop()
+        return result
+    }
+
     /// The admin endpoint's port, for a master started with `--admin-port`.
     public func adminPort() async throws -> Int {
         guard

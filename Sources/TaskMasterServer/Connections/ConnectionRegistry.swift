@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import TaskMasterStatus
 import TaskWire
 
 /// The connections the master serves: for `stats`, for the connection limit, and to close
@@ -8,7 +9,7 @@ final class ConnectionRegistry: Sendable {
     struct Entry {
         var id: UInt64
         var address: String
-        var kind: ClientStatistics.Kind?
+        var kind: ClientKind?
         var name: String
         var channel: any Channel
         var connectedAt: ContinuousClock.Instant
@@ -50,7 +51,7 @@ final class ConnectionRegistry: Sendable {
     }
 
     /// Records what kind of client a connection turned out to be.
-    func identify(_ id: UInt64, kind: ClientStatistics.Kind, name: String) {
+    func identify(_ id: UInt64, kind: ClientKind, name: String) {
         state.withLock { state in
             state.entries[id]?.kind = kind
             state.entries[id]?.name = name

@@ -167,7 +167,7 @@ struct NativeSession {
             return await answerWhenDurable(response, completion: true)
 
         case .stats:
-            await send(Response(requestID: requestID, .statistics(statistics())))
+            await send(Response(requestID: requestID, .statistics(await context.status.statusSnapshot())))
 
         case .ping:
             await send(Response(requestID: requestID, .pong))
@@ -199,25 +199,6 @@ struct NativeSession {
             )
         }
         return nil
-    }
-
-    private func statistics() -> ServerStatistics {
-        let queues = context.engine.snapshot().map(QueueStatistics.init)
-        let now = ContinuousClock.now
-        let clients = context.registry.clients().map { entry in
-            var client = ClientStatistics(
-                kind: entry.kind ?? .native,
-                address: entry.address,
-                name: entry.name,
-                leased: UInt64(context.engine.leaseCount(consumer: entry.id))
-            )
-            client.connectedSeconds = UInt64((now - entry.connectedAt).components.seconds)
-            client.lastReport = entry.lastReport
-            client.secondsSinceReport = entry.lastReportAt.map { UInt64((now - $0).components.seconds) } ?? 0
-            return client
-        }
-        let uptime = ContinuousClock.now - context.startedAt
-        return ServerStatistics(queues: queues, clients: clients, uptimeSeconds: UInt64(uptime.components.seconds))
     }
 
     /// Sends `response` now if what it reports is durable (or there is no store); otherwise

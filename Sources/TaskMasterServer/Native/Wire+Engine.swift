@@ -25,24 +25,6 @@ extension AckOutcome {
     }
 }
 
-extension QueueStatistics {
-    init(_ snapshot: QueueSnapshot) {
-        self.init(
-            name: snapshot.name,
-            depth: UInt64(snapshot.depth),
-            inFlight: UInt64(snapshot.inFlight),
-            maxSize: UInt64(snapshot.maxSize),
-            waitingConsumers: UInt64(snapshot.waitingConsumers),
-            totalPut: snapshot.totalPut,
-            totalDelivered: snapshot.totalDelivered,
-            totalAcked: snapshot.totalAcked,
-            totalNacked: snapshot.totalNacked,
-            totalRedelivered: snapshot.totalRedelivered
-        )
-        totalDead = snapshot.totalDead
-    }
-}
-
 extension ErrorReply {
     /// The reply for an error thrown while serving a request.
     init(_ error: any Error) {

@@ -1,4 +1,5 @@
 import NIOCore
+import TaskMasterStatus
 
 extension Response {
     private enum Kind: UInt8 {
@@ -76,7 +77,7 @@ extension Response {
             let ack = try AckOutcome(decoding: &buffer)
             message = .completed(CompleteOutcome(ack: ack, resultIDs: try buffer.readWireIDs("result ids")))
         case .statistics:
-            message = .statistics(try ServerStatistics(decoding: &buffer))
+            message = .statistics(try StatusSnapshot(decoding: &buffer))
         case .pong:
             message = .pong
         case .error:
@@ -99,88 +100,5 @@ extension AckOutcome {
     init(decoding buffer: inout ByteBuffer) throws(WireError) {
         let count = try buffer.readWire(UInt32.self, "ack count")
         self.init(count: count, unknown: try buffer.readWireIDs("unknown ids"))
-    }
-}
-
-extension ServerStatistics {
-    func encode(into buffer: inout ByteBuffer) {
-        buffer.writeInteger(uptimeSeconds)
-        buffer.writeInteger(UInt32(queues.count))
-        for queue in queues {
-            buffer.writeWireString(queue.name)
-            for counter in [
-                queue.depth, queue.inFlight, queue.maxSize, queue.waitingConsumers, queue.totalPut,
-                queue.totalDelivered, queue.totalAcked, queue.totalNacked, queue.totalRedelivered, queue.totalDead,
-            ] {
-                buffer.writeInteger(counter)
-            }
-        }
-        buffer.writeInteger(UInt32(clients.count))
-        for client in clients {
-            buffer.writeInteger(client.kind.rawValue)
-            buffer.writeWireString(client.address)
-            buffer.writeWireString(client.name)
-            buffer.writeInteger(client.leased)
-            buffer.writeInteger(client.connectedSeconds)
-            if let report = client.lastReport {
-                buffer.writeInteger(UInt8(1))
-                buffer.writeInteger(report.tasksDone)
-                buffer.writeInteger(report.tasksFailed)
-                buffer.writeInteger(report.uptimeSeconds)
-                buffer.writeInteger(client.secondsSinceReport)
-            } else {
-                buffer.writeInteger(UInt8(0))
-            }
-        }
-    }
-
-    init(decoding buffer: inout ByteBuffer) throws(WireError) {
-        let uptime = try buffer.readWire(UInt64.self, "uptime")
-        let queueCount = try buffer.readWireCount("queues", minimumSize: 2 + 10 * 8)
-        var queues: [QueueStatistics] = []
-        queues.reserveCapacity(queueCount)
-        for _ in 0..<queueCount {
-            let name = try buffer.readWireString("queue name")
-            var counters: [UInt64] = []
-            for _ in 0..<10 { counters.append(try buffer.readWire(UInt64.self, "queue counter")) }
-            var statistics =
-                QueueStatistics(
-                    name: name,
-                    depth: counters[0],
-                    inFlight: counters[1],
-                    maxSize: counters[2],
-                    waitingConsumers: counters[3],
-                    totalPut: counters[4],
-                    totalDelivered: counters[5],
-                    totalAcked: counters[6],
-                    totalNacked: counters[7],
-                    totalRedelivered: counters[8]
-                )
-            statistics.totalDead = counters[9]
-            queues.append(statistics)
-        }
-        let clientCount = try buffer.readWireCount("clients", minimumSize: 1 + 2 + 2 + 8 + 8 + 1)
-        var clients: [ClientStatistics] = []
-        clients.reserveCapacity(clientCount)
-        for _ in 0..<clientCount {
-            let rawKind = try buffer.readWire(UInt8.self, "client kind")
-            guard let kind = ClientStatistics.Kind(rawValue: rawKind) else {
-                throw .malformed("unknown client kind \(rawKind)")
-            }
-            let address = try buffer.readWireString("client address")
-            let name = try buffer.readWireString("client name")
-            let leased = try buffer.readWire(UInt64.self, "client leased")
-            var client = ClientStatistics(kind: kind, address: address, name: name, leased: leased)
-            client.connectedSeconds = try buffer.readWire(UInt64.self, "connected seconds")
-            if try buffer.readWire(UInt8.self, "report flag") == 1 {
-                let done = try buffer.readWire(UInt64.self, "tasks done")
-                let failed = try buffer.readWire(UInt64.self, "tasks failed")
-                let uptime = try buffer.readWire(UInt64.self, "worker uptime")
-                client.lastReport = WorkerReport(tasksDone: done, tasksFailed: failed, uptimeSeconds: uptime)
-                client.secondsSinceReport = try buffer.readWire(UInt64.self, "seconds since report")
-            }
-            clients.append(client)
-        }
-        self.init(queues: queues, clients: clients, uptimeSeconds: uptime)
     }
 }

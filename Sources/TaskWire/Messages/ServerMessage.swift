@@ -1,3 +1,5 @@
+import TaskMasterStatus
+
 /// A response from the master to a native client.
 public enum ServerMessage: Hashable, Sendable {
     /// The ids assigned to the put items, in order.
@@ -8,7 +10,8 @@ public enum ServerMessage: Hashable, Sendable {
     case acknowledged(AckOutcome)
     /// The outcome of a complete.
     case completed(CompleteOutcome)
-    case statistics(ServerStatistics)
+    /// The master's queues, clients and counters.
+    case statistics(StatusSnapshot)
     case pong
     /// The request failed. The connection stays open unless the code says otherwise.
     case error(ErrorReply)
