@@ -1,7 +1,7 @@
 import Synchronization
+import TaskMasterStatus
 import TaskQueue
 import TestSupport
-import TaskMasterStatus
 import Testing
 
 private func items(_ values: [UInt8]) -> [NewTask] { values.map { NewTask(payload: [$0]) } }
