@@ -49,10 +49,38 @@ let package = Package(
             name: "ManagerWire",
             dependencies: ["Pickle"]
         ),
-        // Named queues, waiting getters and putters, leases. No networking.
+        // The seam every queue backend plugs into: the QueueBackend protocol, its guarantees,
+        // and the values it takes and gives. No networking.
         .target(
-            name: "TaskQueue",
-            dependencies: ["TaskMasterStatus", .product(name: "DequeModule", package: "swift-collections")]
+            name: "QueueBackend",
+            dependencies: ["TaskMasterStatus", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Queues in this process's memory: waiting getters and putters, leases, dead letters,
+        // and a journal of changes for a store.
+        .target(
+            name: "MemoryBackend",
+            dependencies: [
+                "QueueBackend", "TaskMasterStatus",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Durable queues: the memory backend's journal kept in SQLite (WAL), written with group
+        // commit.
+        .target(
+            name: "SQLiteStore",
+            dependencies: [
+                "MemoryBackend", "QueueBackend", "TaskMasterConfiguration",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the hot write path (see BatchStatements.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // The admin HTTP endpoint: Prometheus metrics, the status page, /api/stats.
         .target(
@@ -68,24 +96,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Durable queues: every queued task kept in SQLite (WAL), written with group commit.
-        .target(
-            name: "TaskStorage",
-            dependencies: [
-                "TaskQueue",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                // SQLite's C API, for the hot write path (see BatchStatements.swift).
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
-            ]
-        ),
         // Configuration structs with defaults, filled from file, environment and flags.
-        .target(name: "TaskMasterConfiguration"),
+        .target(
+            name: "TaskMasterConfiguration",
+            dependencies: ["TaskMasterStatus", .product(name: "Logging", package: "swift-log")]
+        ),
         // Log output for the executables: swift-log's stream format, or JSON lines.
-        .target(name: "TaskMasterLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "TaskMasterLogging",
+            dependencies: ["TaskMasterConfiguration", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "TaskMasterServer",
             dependencies: [
-                "TaskWire", "ManagerWire", "Pickle", "TaskQueue", "TaskStorage", "TaskMasterConfiguration",
+                "TaskWire", "ManagerWire", "Pickle", "QueueBackend", "MemoryBackend", "SQLiteStore",
+                "TaskMasterConfiguration",
                 "TaskMasterAdmin", "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -156,18 +181,42 @@ let package = Package(
         ),
         .testTarget(name: "PickleTests", dependencies: ["Pickle", "TestSupport"]),
         .testTarget(name: "ManagerWireTests", dependencies: ["ManagerWire", "Pickle", "TestSupport"]),
-        .testTarget(name: "TaskQueueTests", dependencies: ["TaskQueue", "TaskMasterStatus", "TestSupport"]),
-        .testTarget(name: "TaskStorageTests", dependencies: ["TaskStorage", "TaskQueue", "TestSupport"]),
+        .testTarget(
+            name: "MemoryBackendTests",
+            dependencies: [
+                "MemoryBackend", "QueueBackend", "TaskMasterStatus", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // One suite of queue semantics every backend must pass, run against each of them.
+        .testTarget(
+            name: "QueueBackendConformanceTests",
+            dependencies: [
+                "QueueBackend", "MemoryBackend", "SQLiteStore", "TaskMasterConfiguration", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "SQLiteStoreTests",
+            dependencies: [
+                "SQLiteStore", "MemoryBackend", "QueueBackend", "TaskMasterConfiguration", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "TaskMasterServerTests",
             dependencies: [
-                "TaskMasterServer", "TestSupport", "ManagerWire", "Pickle", "TaskQueue", "TaskMasterConfiguration",
+                "TaskMasterServer", "TestSupport", "ManagerWire", "Pickle", "QueueBackend", "MemoryBackend",
+                "TaskMasterConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "TaskMasterConfigurationTests",
-            dependencies: ["TaskMasterConfiguration"]
+            dependencies: ["TaskMasterConfiguration", "TaskMasterStatus"]
         ),
         .testTarget(name: "TaskMasterLoggingTests", dependencies: ["TaskMasterLogging"]),
         .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle", "TaskWire"]),

@@ -1,3 +1,6 @@
+import Logging
+import TaskMasterStatus
+
 /// Everything `task-master` can be configured with, and the defaults.
 ///
 /// Filled by ``load(flags:environment:configFile:)`` from, in order of precedence:
@@ -17,6 +20,20 @@ public struct MasterConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(5)
     /// Connections served at once; further ones are closed at once. Default 1024.
     public var maxConnections = 1024
+    /// Connections still in their handshake, at once: below ``maxConnections``, so that
+    /// clients without the key can't take the room of those with it. Default 256 (at most a
+    /// quarter of ``maxConnections``).
+    public var maxUnauthenticated = 256
+    /// Connections still in their handshake from one address. Default 32.
+    public var maxUnauthenticatedPerAddress = 32
+    /// Requests that may wait for other clients (gets and puts with a wait, Python's join),
+    /// unanswered at once on one connection; more are refused with an error. Default 1024.
+    public var maxWaitingRequests = 1024
+    /// What the master may hold in memory: queued and leased payloads with their bookkeeping,
+    /// and bytes buffered for clients. At the limit puts wait for room, then fail; gets, acks
+    /// and completions always go through. Default: half the memory of the machine (or of its
+    /// cgroup, if that is less).
+    public var maxMemory = MemorySize.defaultLimit()
     /// Items allowed in one put, get or complete request. Default 10,000.
     public var maxItemsPerRequest = 10_000
     /// Bytes that may wait to be sent to one client before the master stops reading its
@@ -29,6 +46,9 @@ public struct MasterConfiguration: Sendable {
     public var defaultMaxSize = 0
     /// Capacity per queue name.
     public var queueMaxSizes: [String: Int] = [:]
+    /// Capacity in payload bytes per queue name; queues not named are bounded by
+    /// ``maxMemory`` only.
+    public var queueMaxBytes: [String: ByteCount] = [:]
     /// How many queues may exist. Default 10,000.
     public var maxQueues = 10_000
     /// Accept raw HMAC-MD5 handshake answers, which Python 3.11 and older send. Default true.
@@ -38,16 +58,15 @@ public struct MasterConfiguration: Sendable {
     public var pythonTypeIDs: [String: String] = [:]
     /// Let a Python client's `shutdown` request stop the daemon. Default false.
     public var allowRemoteShutdown = false
-    /// Log level: trace, debug, info, notice, warning, error, critical. Default info.
-    public var logLevel = "info"
-    /// Log output: `human` (default) or `json` (one JSON object per line).
-    public var logFormat = "human"
+    /// Log level. Default info.
+    public var logLevel = Logger.Level.info
+    /// Log output. Default human.
+    public var logFormat = LogFormat.human
     /// Where queued tasks are kept on disk; nil (the default) keeps them in memory only, and
     /// they are lost when the master stops.
     public var dataDirectory: String?
-    /// With a data directory: `always` (fsync every commit), `batch` (group commit, the
-    /// default) or `off` (no fsync; survives a crash of the master, not of the machine).
-    public var syncPolicy = "batch"
+    /// With a data directory: when a change counts as durable. Default batch.
+    public var syncPolicy = SyncPolicy.batch
     /// Under `batch`, the least time from the end of one commit to the start of the next, so
     /// that writes arriving meanwhile share one. Default 2 ms.
     public var syncDelay: Duration = .milliseconds(2)
@@ -95,6 +114,23 @@ public struct MasterConfiguration: Sendable {
             environment: "TASK_MASTER_MAX_CONNECTIONS",
             flag: "--max-connections"
         )
+        public static let maxUnauthenticated = Setting(
+            "max_unauthenticated",
+            environment: "TASK_MASTER_MAX_UNAUTHENTICATED",
+            flag: nil
+        )
+        public static let maxUnauthenticatedPerAddress = Setting(
+            "max_unauthenticated_per_address",
+            environment: "TASK_MASTER_MAX_UNAUTHENTICATED_PER_ADDRESS",
+            flag: nil
+        )
+        public static let maxWaitingRequests = Setting(
+            "max_waiting_requests",
+            environment: "TASK_MASTER_MAX_WAITING_REQUESTS",
+            flag: nil
+        )
+        public static let maxMemory = Setting("max_memory", environment: "TASK_MASTER_MAX_MEMORY", flag: "--max-memory")
+        public static let queueMaxBytes = Setting("queue_max_bytes", environment: nil, flag: nil)
         public static let maxBufferedBytes = Setting(
             "max_buffered_bytes",
             environment: "TASK_MASTER_MAX_BUFFERED_BYTES",
@@ -160,7 +196,8 @@ public struct MasterConfiguration: Sendable {
         public static let adminHost = Setting("admin_host", environment: "TASK_MASTER_ADMIN_HOST", flag: "--admin-host")
 
         public static let all: [Setting] = [
-            host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections,
+            host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections, maxUnauthenticated,
+            maxUnauthenticatedPerAddress, maxWaitingRequests, maxMemory, queueMaxBytes,
             maxItemsPerRequest, maxBufferedBytes, stallTimeout, defaultMaxSize, queueMaxSizes, maxQueues,
             acceptLegacyDigests,
             pythonTypeIDs, allowRemoteShutdown, logLevel, logFormat, dataDirectory, syncPolicy, syncDelay, leaseTimeout,
@@ -193,6 +230,23 @@ public struct MasterConfiguration: Sendable {
             config.handshakeTimeout = .milliseconds(Int64(seconds * 1000))
         }
         if let count = try reader.int(Keys.maxConnections, in: 1...1_000_000) { config.maxConnections = count }
+        config.maxUnauthenticated = min(config.maxUnauthenticated, max(1, config.maxConnections / 4))
+        if let count = try reader.int(Keys.maxUnauthenticated, in: 1...1_000_000) {
+            guard count < config.maxConnections || config.maxConnections == 1 else {
+                throw ConfigurationError(
+                    .invalidValue,
+                    setting: Keys.maxUnauthenticated.key,
+                    "max_unauthenticated (\(count)) must be below max_connections (\(config.maxConnections)), so that clients with the key always find room"
+                )
+            }
+            config.maxUnauthenticated = count
+        }
+        if let count = try reader.int(Keys.maxUnauthenticatedPerAddress, in: 1...1_000_000) {
+            config.maxUnauthenticatedPerAddress = count
+        }
+        if let count = try reader.int(Keys.maxWaitingRequests, in: 1...1_000_000) { config.maxWaitingRequests = count }
+        if let size = try reader.memorySize(Keys.maxMemory) { config.maxMemory = size }
+        config.queueMaxBytes = try reader.byteCountTable(Keys.queueMaxBytes)
         if let count = try reader.int(Keys.maxItemsPerRequest, in: 1...1_000_000) { config.maxItemsPerRequest = count }
         if let bytes = try reader.int(Keys.maxBufferedBytes, in: 4096...(1 << 30)) { config.maxBufferedBytes = bytes }
         if let seconds = try reader.double(Keys.stallTimeout, in: 0.1...86_400) {
@@ -204,12 +258,10 @@ public struct MasterConfiguration: Sendable {
         if let accept = try reader.bool(Keys.acceptLegacyDigests) { config.acceptLegacyDigests = accept }
         config.pythonTypeIDs = try reader.stringTable(Keys.pythonTypeIDs)
         if let allow = try reader.bool(Keys.allowRemoteShutdown) { config.allowRemoteShutdown = allow }
-        if let level = try reader.choice(Keys.logLevel, of: LogLevelName.all) { config.logLevel = level }
-        if let format = try reader.choice(Keys.logFormat, of: LogLevelName.formats) { config.logFormat = format }
+        if let level = try reader.choice(Keys.logLevel, as: Logger.Level.self) { config.logLevel = level }
+        if let format = try reader.choice(Keys.logFormat, as: LogFormat.self) { config.logFormat = format }
         config.dataDirectory = try reader.string(Keys.dataDirectory)
-        if let policy = try reader.choice(Keys.syncPolicy, of: ["always", "batch", "off"]) {
-            config.syncPolicy = policy
-        }
+        if let policy = try reader.choice(Keys.syncPolicy, as: SyncPolicy.self) { config.syncPolicy = policy }
         if let ms = try reader.double(Keys.syncDelay, in: 0...1000) { config.syncDelay = .milliseconds(Int64(ms)) }
         if let seconds = try reader.double(Keys.leaseTimeout, in: 0.05...86_400) {
             config.leaseTimeout = .milliseconds(Int64(seconds * 1000))
@@ -241,10 +293,4 @@ public struct MasterConfiguration: Sendable {
         }
         return (config, warnings)
     }
-}
-
-/// The log level names swift-log knows, and the log formats the executables write.
-public enum LogLevelName {
-    public static let all = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-    public static let formats = ["human", "json"]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TaskMasterStatus
 
 /// Reads settings from three layers in one place: command-line flags override environment
 /// variables, which override the JSON config file, which overrides the built-in defaults.
@@ -135,13 +136,51 @@ public struct SettingsReader: Sendable {
         return string
     }
 
-    /// A string setting that must be one of `choices`.
-    public func choice(_ setting: Setting, of choices: [String]) throws(ConfigurationError) -> String? {
+    /// A setting that must be one of the cases of `type`, by name.
+    public func choice<Choice: RawRepresentable & CaseIterable>(
+        _ setting: Setting,
+        as type: Choice.Type
+    ) throws(ConfigurationError) -> Choice? where Choice.RawValue == String {
         guard let (value, source) = lookup(setting) else { return nil }
-        guard case .string(let string) = value, choices.contains(string) else {
-            throw invalid(setting, value, source, "one of \(choices.joined(separator: ", "))")
+        guard case .string(let string) = value, let choice = Choice(rawValue: string) else {
+            let names = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw invalid(setting, value, source, "one of \(names)")
         }
-        return string
+        return choice
+    }
+
+    /// A size in bytes (`512MiB`, `2GiB`, a plain number) or a share of the machine's memory
+    /// (`50%`).
+    public func memorySize(_ setting: Setting) throws(ConfigurationError) -> MemorySize? {
+        guard let (value, source) = lookup(setting) else { return nil }
+        let text: String?
+        switch value {
+        case .string(let s): text = s
+        case .integer(let i): text = String(i)
+        default: text = nil
+        }
+        guard let text, let size = MemorySize(parsing: text) else {
+            throw invalid(setting, value, source, "a size such as 512MiB or 2GiB, or a share of memory such as 50%")
+        }
+        return size
+    }
+
+    /// A JSON object of sizes from the config file only, e.g. `{"task": "64MiB"}`.
+    public func byteCountTable(_ setting: Setting) throws(ConfigurationError) -> [String: ByteCount] {
+        guard let (value, source) = lookup(setting) else { return [:] }
+        guard case .object(let object) = value else { throw invalid(setting, value, source, "a JSON object") }
+        var table: [String: ByteCount] = [:]
+        for (key, entry) in object {
+            let count: ByteCount?
+            switch entry {
+            case .integer(let i) where i >= 0: count = ByteCount(i)
+            case .string(let s): count = ByteCount(parsing: s)
+            default: count = nil
+            }
+            guard let count else { throw invalid(setting, entry, source, "sizes such as \"64MiB\" for \"\(key)\"") }
+            table[key] = count
+        }
+        return table
     }
 
     /// An integer setting within `range`.

@@ -1,3 +1,5 @@
+import Logging
+
 /// Everything `task-worker` can be configured with, and the defaults.
 ///
 /// Filled by ``load(flags:environment:configFile:)`` from, in order of precedence:
@@ -20,9 +22,9 @@ public struct WorkerConfiguration: Sendable {
     /// Longest pause between reconnection attempts. Default 30 s.
     public var maxBackoff: Duration = .seconds(30)
     /// Log level. Default info.
-    public var logLevel = "info"
-    /// Log output: `human` (default) or `json` (one JSON object per line).
-    public var logFormat = "human"
+    public var logLevel = Logger.Level.info
+    /// Log output. Default human.
+    public var logFormat = LogFormat.human
     /// How often the worker reports to the master; each report extends its leases. Keep it
     /// well under the master's lease timeout. Default 5 s.
     public var heartbeatInterval: Duration = .seconds(5)
@@ -110,8 +112,8 @@ public struct WorkerConfiguration: Sendable {
         if let seconds = try reader.double(Keys.heartbeatInterval, in: 0.05...3600) {
             config.heartbeatInterval = .milliseconds(Int64(seconds * 1000))
         }
-        if let level = try reader.choice(Keys.logLevel, of: LogLevelName.all) { config.logLevel = level }
-        if let format = try reader.choice(Keys.logFormat, of: LogLevelName.formats) { config.logFormat = format }
+        if let level = try reader.choice(Keys.logLevel, as: Logger.Level.self) { config.logLevel = level }
+        if let format = try reader.choice(Keys.logFormat, as: LogFormat.self) { config.logFormat = format }
         return (config, warnings)
     }
 }

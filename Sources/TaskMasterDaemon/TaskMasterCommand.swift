@@ -63,6 +63,9 @@ struct TaskMasterCommand: AsyncParsableCommand {
     @Option(name: .customLong("default-maxsize"), help: "Capacity of each queue; 0 = unbounded (default).")
     var defaultMaxSize: Int?
 
+    @Option(help: "Memory the master may hold: a size (2GiB) or a share of memory (50%, the default).")
+    var maxMemory: String?
+
     @Option(help: "Keep queued tasks on disk in this directory (default: memory only).")
     var dataDir: String?
 
@@ -111,6 +114,7 @@ struct TaskMasterCommand: AsyncParsableCommand {
         flags[MasterConfiguration.Keys.handshakeTimeout.key] = handshakeTimeout.map { "\($0)" }
         flags[MasterConfiguration.Keys.maxConnections.key] = maxConnections.map(String.init)
         flags[MasterConfiguration.Keys.defaultMaxSize.key] = defaultMaxSize.map(String.init)
+        flags[MasterConfiguration.Keys.maxMemory.key] = maxMemory
         flags[MasterConfiguration.Keys.allowRemoteShutdown.key] = allowRemoteShutdown ? "true" : nil
         flags[MasterConfiguration.Keys.logLevel.key] = logLevel
         flags[MasterConfiguration.Keys.logFormat.key] = logFormat
@@ -138,22 +142,31 @@ struct TaskMasterCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        LoggingSystem.bootstrap(
-            format: LogFormat(rawValue: configuration.logFormat) ?? .human,
-            level: Logger.Level(rawValue: configuration.logLevel) ?? .info
-        )
+        LoggingSystem.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "task-master")
         for warning in warnings { logger.warning("\(warning)") }
+        logger.info("memory limit \(configuration.maxMemory) (max_memory)")
 
-        let server = TaskMasterServer(configuration: configuration, logger: logger) { address in
-            // Scripts and tests read the port from this line (useful with --port 0).
-            FileHandle.standardOutput.write(
-                Data("task-master listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)\n".utf8)
+        let master: TaskMaster
+        do {
+            master = try TaskMaster(
+                configuration: configuration,
+                logger: logger,
+                onListening: { address in
+                    // Scripts and tests read the port from this line (useful with --port 0).
+                    Self.say("task-master listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
+                },
+                onAdminListening: { address in
+                    Self.say("task-master admin on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
+                }
             )
+        } catch let error as ServerError {
+            logger.critical("\(error.message)")
+            throw ExitCode(1)
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: master.services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -163,6 +176,15 @@ struct TaskMasterCommand: AsyncParsableCommand {
         } catch let error as ServerError {
             logger.critical("\(error.message)")
             throw ExitCode(1)
+        } catch {
+            logger.critical("task-master stopped: \(error)")
+            throw ExitCode(1)
         }
+        logger.info("task-master stopped")
+    }
+
+    /// A line on standard output, where scripts read it.
+    private static func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import TaskMasterConfiguration
 
 extension LoggingSystem {
     /// Sends every logger of the process to standard error in `format`, at `level` and above.

@@ -1,25 +1,26 @@
+import QueueBackend
 import TaskMasterAdmin
 import TaskMasterStatus
-import TaskQueue
 
-/// What the admin endpoint shows: the queues, the clients, the counters.
+/// The master's status: the queues (from the backend), the clients, the counters. What `stats`
+/// answers and the admin endpoint shows; its cost grows with queues and clients, not tasks.
 struct MasterStatus: StatusSource {
-    let engine: QueueEngine
+    let backend: any QueueBackend
     let registry: ConnectionRegistry
     let authFailures: AuthFailureTracker
     let traffic: TrafficCounters
     let startedAt: ContinuousClock.Instant
 
     func statusSnapshot() async -> StatusSnapshot {
+        let backendStatus = (try? await backend.statuses()) ?? BackendStatus(queues: [], leasesByConsumer: [:])
         let now = ContinuousClock.now
-        let queues = engine.snapshot()
         let clients = registry.clients().map { entry in
             var client = ClientStatus(
                 id: entry.id,
                 kind: entry.kind ?? .native,
                 address: entry.address,
                 name: entry.name,
-                leased: engine.leaseCount(consumer: entry.id),
+                leased: backendStatus.leasesByConsumer[entry.id, default: 0],
                 connectedSeconds: (now - entry.connectedAt).seconds
             )
             if let report = entry.lastReport {
@@ -32,7 +33,7 @@ struct MasterStatus: StatusSource {
         }
         return StatusSnapshot(
             uptimeSeconds: (now - startedAt).seconds,
-            queues: queues,
+            queues: backendStatus.queues,
             clients: clients,
             authenticationFailures: UInt64(authFailures.total),
             bytesIn: traffic.received.load(ordering: .relaxed),

@@ -131,10 +131,7 @@ struct TaskWorkerCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        LoggingSystem.bootstrap(
-            format: LogFormat(rawValue: configuration.logFormat) ?? .human,
-            level: Logger.Level(rawValue: configuration.logLevel) ?? .info
-        )
+        LoggingSystem.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "task-worker")
         for warning in warnings { logger.warning("\(warning)") }
 

@@ -1,5 +1,6 @@
 import Foundation
 import TaskMasterConfiguration
+import TaskMasterStatus
 import Testing
 
 /// Flags over environment over file over defaults, and a clear error for every bad value.
@@ -20,8 +21,8 @@ import Testing
         #expect(config.host == "0.0.0.0" && config.port == 5000)
         #expect(config.maxFrameBytes == 16 << 20 && config.handshakeTimeout == .seconds(5))
         #expect(config.leaseTimeout == .seconds(60) && config.maxDeliveries == 5)
-        #expect(config.syncPolicy == "batch" && config.dataDirectory == nil)
-        #expect(config.logLevel == "info" && config.logFormat == "human")
+        #expect(config.syncPolicy == .batch && config.dataDirectory == nil)
+        #expect(config.logLevel == .info && config.logFormat == .human)
         #expect(config.adminPort == nil && config.adminHost == "127.0.0.1")
         #expect(config.authKey.bytes == Array("k".utf8))
         #expect(warnings.isEmpty)
@@ -39,7 +40,7 @@ import Testing
         )
         #expect(config.port == 7003)  // flag
         #expect(config.leaseTimeout == .seconds(20))  // environment over file
-        #expect(config.logFormat == "json" && config.maxDeliveries == 2)  // file over default
+        #expect(config.logFormat == .json && config.maxDeliveries == 2)  // file over default
     }
 
     @Test func aBadValueNamesTheSettingAndWhereItCameFrom() throws {
@@ -137,6 +138,48 @@ import Testing
         )
         #expect(config.concurrency == 8 && config.prefetch == 64 && config.taskQueue == "jobs")
         #expect(config.connection.endpoint.host == "10.1.2.3" && config.connection.endpoint.port == 6000)
-        #expect(config.logFormat == "json")
+        #expect(config.logFormat == .json)
+    }
+
+    @Test func enumsAreParsedOnceWithAnErrorNamingTheSettingAndItsSource() throws {
+        for (variable, value, setting) in [
+            ("TASK_MASTER_SYNC", "sometimes", "sync"), ("TASK_MASTER_LOG_LEVEL", "loud", "log_level"),
+            ("TASK_MASTER_LOG_FORMAT", "xml", "log_format"),
+        ] {
+            var environment = key
+            environment[variable] = value
+            do {
+                _ = try MasterConfiguration.load(flags: [:], environment: environment, configFile: nil)
+                Issue.record("\(variable)=\(value) was accepted")
+            } catch {
+                #expect(error.setting == setting)
+                #expect(error.message.contains("\"\(value)\"") && error.message.contains(variable))
+                #expect(error.message.contains("expected one of"))
+            }
+        }
+        var environment = key
+        environment["TASK_MASTER_SYNC"] = "always"
+        environment["TASK_MASTER_LOG_LEVEL"] = "debug"
+        let (config, _) = try MasterConfiguration.load(flags: [:], environment: environment, configFile: nil)
+        #expect(config.syncPolicy == .always && config.logLevel == .debug)
+    }
+
+    @Test func memoryLimitsTakeSizesAndSharesOfMemory() throws {
+        var environment = key
+        environment["TASK_MASTER_MAX_MEMORY"] = "1.5GiB"
+        let (config, _) = try MasterConfiguration.load(
+            flags: [:],
+            environment: environment,
+            configFile: try file(#"{"queue_max_bytes": {"task": "64MiB", "small": 1000}}"#)
+        )
+        #expect(config.maxMemory.bytes == ByteCount(1536 << 20))
+        #expect(config.queueMaxBytes == ["task": ByteCount(64 << 20), "small": ByteCount(1000)])
+        #expect(MemorySize(parsing: "25%", machineMemory: 8 << 30)?.bytes == ByteCount(2 << 30))
+        #expect(MemorySize(parsing: "0%") == nil && MemorySize(parsing: "lots") == nil)
+        #expect(MasterConfiguration(authKey: Secret([1])).maxMemory.bytes.bytes > 0)
+        environment["TASK_MASTER_MAX_MEMORY"] = "12 parsecs"
+        #expect(throws: ConfigurationError.self) {
+            try MasterConfiguration.load(flags: [:], environment: environment, configFile: nil)
+        }
     }
 }

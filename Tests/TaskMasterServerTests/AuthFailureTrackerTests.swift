@@ -22,15 +22,28 @@ import Testing
     @Test func repeatedFailuresFromOneAddressAreSlowedDownAndForgottenLater() {
         let tracker = AuthFailureTracker()
         let start = ContinuousClock.now
-        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .zero)
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start) == .zero)
         for index in 1...3 { _ = tracker.record(host: "10.0.0.9", now: start + .milliseconds(index)) }
-        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .zero)  // a few typos are free
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start) == .zero)  // a few typos are free
         _ = tracker.record(host: "10.0.0.9", now: start)
-        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .milliseconds(100))
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start) == .milliseconds(100))
         for _ in 0..<10 { _ = tracker.record(host: "10.0.0.9", now: start) }
-        #expect(tracker.penalty(for: "10.0.0.9", now: start) == .seconds(3))
-        #expect(tracker.penalty(for: "10.0.0.8", now: start) == .zero)
-        #expect(tracker.penalty(for: "10.0.0.9", now: start + .seconds(601)) == .zero)
+        // A minute on (its earlier slot long past), the delay is at its cap.
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start + .seconds(60)) == .seconds(3))
+        #expect(tracker.challengeDelay(for: "10.0.0.8", now: start) == .zero)
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start + .seconds(601)) == .zero)
+    }
+
+    @Test func parallelConnectionsFromAnAddressWaitTheirTurnForAChallenge() {
+        let tracker = AuthFailureTracker()
+        let start = ContinuousClock.now
+        for _ in 0..<4 { _ = tracker.record(host: "10.0.0.9", now: start) }
+        // Two hundred connections at once: one challenge per 100 ms, not two hundred.
+        let delays = (0..<200).map { _ in tracker.challengeDelay(for: "10.0.0.9", now: start) }
+        #expect(delays.prefix(3) == [.milliseconds(100), .milliseconds(200), .milliseconds(300)])
+        #expect(delays.filter { $0 <= .seconds(5) }.count == 50)
+        // Once the queue of slots has passed, a new connection waits one delay again.
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start + .seconds(30)) == .milliseconds(100))
     }
 
     @Test func theAddressTableIsBounded() {

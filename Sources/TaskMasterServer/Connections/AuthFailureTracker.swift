@@ -19,6 +19,8 @@ final class AuthFailureTracker: Sendable {
         var lastLogged: ContinuousClock.Instant?
         var lastFailure: ContinuousClock.Instant?
         var suppressed = 0
+        /// When the next challenge to this address may go out.
+        var nextChallenge: ContinuousClock.Instant?
     }
 
     private struct State {
@@ -69,18 +71,24 @@ final class AuthFailureTracker: Sendable {
 
     /// How long to hold back the challenge for a new connection from `host`: nothing for the
     /// first few failures, then doubling from 100 ms up to 3 s (under a client's default 5 s
-    /// handshake timeout, so the right key still gets in), so guessing keys is slow. It
-    /// is forgotten 10 minutes after the address last failed.
-    func penalty(for host: String?, now: ContinuousClock.Instant = .now) -> Duration {
+    /// handshake timeout, so the right key still gets in), so guessing keys is slow. The delay
+    /// counts per address, not per connection: challenges to one address go out at most one
+    /// per delay, so parallel connections wait their turn (and those past the handshake timeout
+    /// never get one). It is forgotten 10 minutes after the address last failed.
+    func challengeDelay(for host: String?, now: ContinuousClock.Instant = .now) -> Duration {
         guard let host else { return .zero }
         return state.withLock { state in
-            guard let record = state.records[host], record.count > 3 else { return .zero }
+            guard var record = state.records[host], record.count > 3 else { return .zero }
             if let last = record.lastFailure, now - last > .seconds(600) {
                 state.records[host] = nil
                 return .zero
             }
             let doublings = min(record.count - 4, 6)
-            return min(.milliseconds(100) * (1 << doublings), .seconds(3))
+            let penalty = min(.milliseconds(100) * (1 << doublings), Duration.seconds(3))
+            let slot = max(now, record.nextChallenge ?? now).advanced(by: penalty)
+            record.nextChallenge = slot
+            state.records[host] = record
+            return slot - now
         }
     }
 

@@ -3,51 +3,138 @@ import Synchronization
 import TaskMasterStatus
 import TaskWire
 
-/// The connections the master serves: for `stats`, for the connection limit, and to close
-/// them all at shutdown.
+/// The connections the master serves: who they are (for `stats`), which may come in (the
+/// connection limits), and closing them all at shutdown.
+///
+/// A connection is *unauthenticated* until its handshake succeeds. Unauthenticated connections
+/// have limits of their own, in total and per address, below the connection limit, so that
+/// whoever can reach the port without the key can't take the room authenticated clients need
+/// (see ``admit(channel:address:host:now:)``).
 final class ConnectionRegistry: Sendable {
+    struct Limits: Sendable, Hashable {
+        /// Connections at once, authenticated or not.
+        var maxConnections = 1024
+        /// Connections still in their handshake, at once.
+        var maxUnauthenticated = 256
+        /// Connections still in their handshake from one address.
+        var maxUnauthenticatedPerAddress = 32
+    }
+
     struct Entry {
         var id: UInt64
         var address: String
+        var host: String
         var kind: ClientKind?
         var name: String
         var channel: any Channel
         var connectedAt: ContinuousClock.Instant
+        var authenticated = false
         var lastReport: WorkerReport?
         var lastReportAt: ContinuousClock.Instant?
     }
 
+    /// Why a connection was not let in.
+    enum Refusal: Error, Equatable {
+        case full
+        case tooManyFromAddress
+        case stopping
+    }
+
     private struct State {
         var entries: [UInt64: Entry] = [:]
+        /// Unauthenticated connections, oldest first.
+        var handshaking: [UInt64] = []
+        var handshakingByHost: [String: Int] = [:]
         var nextID: UInt64 = 1
         var isClosing = false
     }
 
-    private let state = Mutex(State())
-    private let limit: Int
+    /// The least time an unauthenticated connection gets before it may be closed to make room.
+    static let minimumHandshakeTime: Duration = .milliseconds(250)
 
-    init(limit: Int) {
-        self.limit = limit
+    private let state = Mutex(State())
+    let limits: Limits
+
+    init(limits: Limits) {
+        self.limits = limits
     }
 
-    /// Registers a new connection; nil when the limit is reached or the master is stopping.
-    func register(channel: any Channel, address: String) -> UInt64? {
-        state.withLock { state in
-            guard !state.isClosing, state.entries.count < limit else { return nil }
+    /// Lets a new connection in (unauthenticated), or says why not.
+    ///
+    /// Past the limits (in total, or for its address) room is made by closing the oldest
+    /// handshake still in progress (of its address, for the address limit), once that one has
+    /// had ``minimumHandshakeTime``: silent connections can't keep newer clients out, whoever
+    /// shares their address.
+    func admit(
+        channel: any Channel,
+        address: String,
+        host: String,
+        now: ContinuousClock.Instant = .now
+    ) -> Result<UInt64, Refusal> {
+        let (result, evicted): (Result<UInt64, Refusal>, [any Channel]) = state.withLock { state in
+            guard !state.isClosing else { return (.failure(.stopping), []) }
+            var evicted: [any Channel] = []
+            if state.handshakingByHost[host, default: 0] >= limits.maxUnauthenticatedPerAddress {
+                guard let oldest = Self.oldestHandshake(in: state, from: host, before: now - Self.minimumHandshakeTime)
+                else { return (.failure(.tooManyFromAddress), []) }
+                evicted.append(state.entries[oldest]!.channel)
+                Self.forget(oldest, in: &state)
+            }
+            if state.handshaking.count >= limits.maxUnauthenticated || state.entries.count >= limits.maxConnections {
+                guard let oldest = Self.oldestHandshake(in: state, from: nil, before: now - Self.minimumHandshakeTime)
+                else { return (.failure(.full), evicted) }
+                evicted.append(state.entries[oldest]!.channel)
+                Self.forget(oldest, in: &state)
+            }
             let id = state.nextID
             state.nextID += 1
             state.entries[id] = Entry(
                 id: id,
                 address: address,
+                host: host,
                 kind: nil,
                 name: "",
                 channel: channel,
-                connectedAt: .now,
-                lastReport: nil,
-                lastReportAt: nil
+                connectedAt: now
             )
-            return id
+            state.handshaking.append(id)
+            state.handshakingByHost[host, default: 0] += 1
+            return (.success(id), evicted)
         }
+        for channel in evicted { channel.close(promise: nil) }
+        return result
+    }
+
+    /// The oldest handshake in progress (from `host`, if given) that began before `cutoff`.
+    private static func oldestHandshake(
+        in state: State,
+        from host: String?,
+        before cutoff: ContinuousClock.Instant
+    )
+        -> UInt64?
+    {
+        for id in state.handshaking {
+            guard let entry = state.entries[id] else { continue }
+            guard entry.connectedAt <= cutoff else { return nil }  // oldest first: the rest are younger
+            if host == nil || entry.host == host { return id }
+        }
+        return nil
+    }
+
+    /// The connection's handshake succeeded: it no longer counts as unauthenticated.
+    func authenticated(_ id: UInt64) {
+        state.withLock { state in
+            guard var entry = state.entries[id], !entry.authenticated else { return }
+            entry.authenticated = true
+            state.entries[id] = entry
+            Self.stopHandshaking(entry, in: &state)
+        }
+    }
+
+    /// Whether the unauthenticated table is more than half full (handshakes are then given
+    /// less time).
+    var isUnderPressure: Bool {
+        state.withLock { $0.handshaking.count * 2 > limits.maxUnauthenticated }
     }
 
     /// Records what kind of client a connection turned out to be.
@@ -67,7 +154,18 @@ final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ id: UInt64) {
-        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+        state.withLock { Self.forget(id, in: &$0) }
+    }
+
+    private static func forget(_ id: UInt64, in state: inout State) {
+        guard let entry = state.entries.removeValue(forKey: id) else { return }
+        if !entry.authenticated { stopHandshaking(entry, in: &state) }
+    }
+
+    private static func stopHandshaking(_ entry: Entry, in state: inout State) {
+        if let index = state.handshaking.firstIndex(of: entry.id) { state.handshaking.remove(at: index) }
+        let left = state.handshakingByHost[entry.host, default: 1] - 1
+        state.handshakingByHost[entry.host] = left > 0 ? left : nil
     }
 
     /// Identified clients, ordered by connection id.
@@ -75,7 +173,10 @@ final class ConnectionRegistry: Sendable {
         state.withLock { state in state.entries.values.filter { $0.kind != nil } }.sorted { $0.id < $1.id }
     }
 
-    var count: Int { state.withLock { $0.entries.count } }
+    /// Connections open now, and how many of those are still in their handshake.
+    var counts: (total: Int, unauthenticated: Int) {
+        state.withLock { ($0.entries.count, $0.handshaking.count) }
+    }
 
     /// Refuses new connections and closes every open one.
     func closeAll() {

@@ -1,277 +1,248 @@
-import Logging
 import NIOCore
-import Synchronization
-import TaskQueue
+import QueueBackend
+import TaskMasterStatus
 import TaskWire
 
-/// Serves a native TaskMaster client: requests take effect in the order they arrive and are
-/// answered in that order, except gets that have to wait for items, answered when the items
-/// come, and changes that wait for the disk, answered once durable, without holding up the
-/// requests behind them (each response carries its request's id).
+/// Serves a native TaskMaster client, as a state machine: frames and answers in, an ``Action``
+/// out for ``NativeSessionHandler`` to carry out. No I/O, no backend, no clock: tests drive it
+/// with bytes.
+///
+/// Requests take effect in the order they arrive (each becomes a backend call at once) and each
+/// answer carries its request's id, so answers that wait (a get for items, a put for room or
+/// the disk) don't hold up the ones behind them.
+///
+/// Bounds per connection: at most ``Limits/maxWaitingCalls`` requests that may wait for other
+/// clients (gets and puts with a wait) at once, further ones are refused with `limitExceeded`,
+/// and a client that keeps sending them (``Limits/maxRefusals`` in a row) is closed; at most
+/// ``Limits/maxOutstanding`` requests unanswered, beyond which the handler stops reading until
+/// answers go out (``isReadingPaused``).
 struct NativeSession {
-    let context: SessionContext
-    var channel: SessionChannel
-    /// Answers waiting for the disk. Past ``maxAnswersWaitingForDisk`` the next one is waited
-    /// for in line, which stops reading the client's requests meanwhile: a client far ahead of
-    /// the disk is slowed down instead of piling up work in the master.
-    private let answersWaitingForDisk = AnswerCount()
+    struct Limits: Sendable, Hashable {
+        /// Items in one put, get, ack, nack or complete.
+        var maxItemsPerRequest = 10_000
+        /// Requests that may wait for other clients, unanswered at once.
+        var maxWaitingCalls = 1024
+        /// Requests unanswered at once before reading pauses.
+        var maxOutstanding = 4096
+        /// Requests refused in a row for the waiting limit before the connection is closed.
+        var maxRefusals = 100
+    }
 
-    static let maxAnswersWaitingForDisk = 64
+    /// What the handler does next.
+    enum Action: Equatable {
+        case none
+        /// Write this response frame (flushed once the current read is handled).
+        case write(ByteBuffer)
+        /// The client said hello: record its name, write this reply.
+        case welcome(name: String, reply: ByteBuffer)
+        /// Make this backend call; its answer goes to ``backendAnswered(_:_:)``.
+        case perform(RequestID, BackendCall)
+        /// Record a worker's report and extend its leases; then ``heartbeatRecorded(_:)``.
+        case heartbeat(RequestID, WorkerReport)
+        /// Fetch the master's status; it goes to ``statusFetched(_:_:)``.
+        case fetchStatus(RequestID)
+        /// Write this error response, then close the connection, letting the client read it.
+        case refuse(ByteBuffer, reason: String)
 
-    /// Runs until the client disconnects or breaks the protocol. Tasks still leased to the
-    /// connection are returned to their queues by the caller.
-    mutating func run(hello frame: ByteBuffer) async throws {
+    }
+
+    private enum State {
+        case awaitingHello
+        case serving
+        case closing
+    }
+
+    private var state = State.awaitingHello
+    let limits: Limits
+    /// Requests unanswered, and whether each may wait for other clients.
+    private var outstanding: [RequestID: Bool] = [:]
+    private var waitingCalls = 0
+    private var refusalsInARow = 0
+
+    init(limits: Limits) {
+        self.limits = limits
+    }
+
+    /// Whether the handler should stop reading requests until answers go out.
+    var isReadingPaused: Bool { outstanding.count >= limits.maxOutstanding }
+
+    /// Requests not answered yet.
+    var outstandingCount: Int { outstanding.count }
+
+    // MARK: Events
+
+    /// A frame arrived.
+    mutating func frameReceived(_ frame: ByteBuffer) -> Action {
+        switch state {
+        case .awaitingHello:
+            return hello(frame)
+        case .serving:
+            return request(frame)
+        case .closing:
+            return .none
+        }
+    }
+
+    /// A backend call made for `requestID` answered.
+    mutating func backendAnswered(_ requestID: RequestID, _ answer: BackendAnswer) -> Action {
+        guard let mayWait = outstanding.removeValue(forKey: requestID) else { return .none }
+        if mayWait { waitingCalls -= 1 }
+        guard case .serving = state else { return .none }
+        let message: ServerMessage
+        switch answer {
+        case .ids(let ids): message = .putAccepted(ids)
+        case .tasks(let tasks): message = .deliveries(tasks.map(Delivery.init))
+        case .settled(let result): message = .acknowledged(AckOutcome(result))
+        case .completed(let completion):
+            message = .completed(CompleteOutcome(ack: AckOutcome(completion.ack), resultIDs: completion.resultIDs))
+        case .count(let count): message = .acknowledged(AckOutcome(count: UInt32(clamping: count), unknown: []))
+        case .done, .status: message = .pong
+        case .failed(let error): message = .error(ErrorReply(error))
+        }
+        return .write(Self.encode(Response(requestID: requestID, message)))
+    }
+
+    /// The report of a heartbeat was recorded.
+    mutating func heartbeatRecorded(_ requestID: RequestID) -> Action {
+        guard outstanding.removeValue(forKey: requestID) != nil, case .serving = state else { return .none }
+        return .write(Self.encode(Response(requestID: requestID, .pong)))
+    }
+
+    /// The master's status, fetched for a `stats` request.
+    mutating func statusFetched(_ requestID: RequestID, _ status: StatusSnapshot) -> Action {
+        guard outstanding.removeValue(forKey: requestID) != nil, case .serving = state else { return .none }
+        return .write(Self.encode(Response(requestID: requestID, .statistics(status))))
+    }
+
+    /// The framing below failed (an oversized frame, an idle timeout): tell the client, close.
+    mutating func errorCaught(_ error: WireError) -> Action {
+        guard state != .closing else { return .none }
+        let code: ErrorReply.Code
+        switch error.code {
+        case .frameTooLarge: code = .limitExceeded
+        case .idleTimeout: code = .idleTimeout
+        default: code = .malformedRequest
+        }
+        return refuse(requestID: 0, code, error.message + "; closing the connection")
+    }
+
+    // MARK: Hello
+
+    private mutating func hello(_ frame: ByteBuffer) -> Action {
         let hello: Hello
         do throws(WireError) {
             hello = try Hello(decoding: frame)
         } catch {
-            await send(Response(requestID: 0, .error(ErrorReply(code: .malformedRequest, message: error.message))))
-            channel.logger.warning("closing: bad hello", metadata: ["error": "\(error)"])
-            throw SessionEnded()
+            return refuse(requestID: 0, .malformedRequest, error.message)
         }
         guard hello.version >= 1 else {
-            await refuse(
-                code: .unsupportedVersion,
+            return refuse(
+                requestID: 0,
+                .unsupportedVersion,
                 "protocol version \(hello.version) is not supported; this master speaks 1"
             )
-            throw SessionEnded()
         }
-        context.registry.identify(channel.id, kind: .native, name: hello.name)
-        channel.logger[metadataKey: "client"] = "\(hello.name)"
-        channel.logger.info("native client connected")
-        try await channel.outbound.write(helloReply())
-
-        let outbound = channel.outbound
-        let id = channel.id
-        let logger = channel.logger
-        try await withThrowingDiscardingTaskGroup { group in
-            defer { group.cancelAll() }  // waiting gets end with the connection
-            while let frame = try await nextFrame() {
-                let request: Request
-                do throws(WireError) {
-                    request = try Request(decoding: frame)
-                } catch {
-                    await refuse(requestID: Request.peekID(frame) ?? 0, error)
-                    throw SessionEnded()
-                }
-                if let waiting = try await handle(request) {
-                    group.addTask {
-                        let response = await waiting()
-                        try? await outbound.write(Self.encode(response))
-                    }
-                }
-            }
-            logger.debug("client closed the connection", metadata: ["conn": "\(id)"])
-        }
+        state = .serving
+        var reply = ByteBuffer()
+        Hello(name: "task-master").encode(into: &reply)
+        return .welcome(name: hello.name, reply: reply)
     }
 
-    /// The next frame, or nil at the end. A framing error (an oversized frame, say) is told to
-    /// the client before the session ends.
-    private mutating func nextFrame() async throws -> ByteBuffer? {
-        do {
-            return try await channel.inbound.next()
-        } catch let error as WireError {
+    // MARK: Requests
+
+    private mutating func request(_ frame: ByteBuffer) -> Action {
+        let request: Request
+        do throws(WireError) {
+            request = try Request(decoding: frame)
+        } catch {
             let code: ErrorReply.Code
             switch error.code {
-            case .frameTooLarge: code = .limitExceeded
-            case .idleTimeout: code = .idleTimeout
+            case .unsupportedVersion: code = .unsupportedVersion
+            case .unknownMessageType: code = .unknownRequest
             default: code = .malformedRequest
             }
-            await refuse(code: code, error.message + "; closing the connection")
-            throw error
+            return refuse(requestID: Request.peekID(frame) ?? 0, code, error.message + "; closing the connection")
         }
-    }
-
-    private func helloReply() -> ByteBuffer {
-        var buffer = ByteBuffer()
-        Hello(name: "task-master").encode(into: &buffer)
-        return buffer
-    }
-
-    /// Answers a request, or returns the work of an answer that has to wait: for items, or for
-    /// the disk.
-    private func handle(_ request: Request) async throws -> (@Sendable () async -> Response)? {
-        let limits = context.configuration
-        let engine = context.engine
-        let consumer = channel.id
-        let requestID = request.id
+        let id = request.id
         switch request.message {
         case .put(let queue, let items, let wait):
-            guard items.count <= limits.maxItemsPerRequest else {
-                return try await limitBroken("a put of \(items.count) items", request)
-            }
-            let tasks = items.map { NewTask(payload: $0.payload, reference: $0.reference) }
-            let response = await answer(requestID) {
-                .putAccepted(try await engine.put(tasks, into: queue, wait: wait.limit, untilDurable: false))
-            }
-            return await answerWhenDurable(response)
-
+            guard items.count <= limits.maxItemsPerRequest else { return tooMany("a put of \(items.count) items", id) }
+            return perform(id, .put(items.map(NewTask.init), queue: queue, wait: wait.limit))
         case .get(let queue, let maxItems, let wait):
-            let count = Int(min(maxItems, UInt32(limits.maxItemsPerRequest)))
-            // Take what is there without waiting; only an empty queue needs a waiting task.
-            var waitingGet = false
-            await send(
-                await answer(requestID) {
-                    let tasks = try await engine.get(from: queue, maxItems: count, consumer: consumer, wait: .none)
-                    if tasks.isEmpty, wait != .none {
-                        waitingGet = true
-                        return nil
-                    }
-                    return .deliveries(tasks.map(Delivery.init))
-                }
-            )
-            if waitingGet {
-                return {
-                    await Self.answer(requestID) {
-                        let tasks = try await engine.get(
-                            from: queue,
-                            maxItems: count,
-                            consumer: consumer,
-                            wait: wait.limit
-                        )
-                        return .deliveries(tasks.map(Delivery.init))
-                    }
-                }
-            }
-
+            let count = Int(min(maxItems, UInt32(clamping: limits.maxItemsPerRequest)))
+            return perform(id, .get(queue: queue, maxItems: count, wait: wait.limit))
         case .ack(let queue, let ids):
-            guard ids.count <= limits.maxItemsPerRequest else {
-                return try await limitBroken("an ack of \(ids.count) ids", request)
-            }
-            let result = engine.settleNow(ids, in: queue, consumer: consumer, requeue: false)
-            return await answerWhenDurable(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
-
+            guard ids.count <= limits.maxItemsPerRequest else { return tooMany("an ack of \(ids.count) ids", id) }
+            return perform(id, .ack(ids, queue: queue, markDone: true))
         case .nack(let queue, let ids):
-            guard ids.count <= limits.maxItemsPerRequest else {
-                return try await limitBroken("a nack of \(ids.count) ids", request)
-            }
-            let result = engine.settleNow(ids, in: queue, consumer: consumer, requeue: true)
-            return await answerWhenDurable(Response(requestID: requestID, .acknowledged(AckOutcome(result))))
-
+            guard ids.count <= limits.maxItemsPerRequest else { return tooMany("a nack of \(ids.count) ids", id) }
+            return perform(id, .nack(ids, queue: queue))
         case .complete(let taskQueue, let ids, let resultQueue, let results):
             guard ids.count <= limits.maxItemsPerRequest, results.count <= limits.maxItemsPerRequest else {
-                return try await limitBroken("a complete of \(ids.count) ids and \(results.count) results", request)
+                return tooMany("a complete of \(ids.count) ids and \(results.count) results", id)
             }
-            let tasks = results.map { NewTask(payload: $0.payload, reference: $0.reference) }
-            let response = await answer(requestID) {
-                let (ack, resultIDs) = try await engine.complete(
-                    ids,
-                    in: taskQueue,
-                    consumer: consumer,
-                    results: tasks,
-                    into: resultQueue,
-                    untilDurable: false
-                )
-                return .completed(CompleteOutcome(ack: AckOutcome(ack), resultIDs: resultIDs))
-            }
-            return await answerWhenDurable(response, completion: true)
-
-        case .stats:
-            await send(Response(requestID: requestID, .statistics(await context.status.statusSnapshot())))
-
-        case .ping:
-            await send(Response(requestID: requestID, .pong))
-
-        case .heartbeat(let report):
-            engine.extendLeases(consumer: consumer)
-            context.registry.report(consumer, report)
-            await send(Response(requestID: requestID, .pong))
-
-        case .peek(let queue, let maxItems):
-            let count = Int(min(maxItems, UInt32(limits.maxItemsPerRequest)))
-            let tasks = engine.peek(queue, maxItems: count)
-            await send(Response(requestID: requestID, .deliveries(tasks.map(Delivery.init))))
-
-        case .maintain(let queue, let operation):
-            await send(
-                await answer(requestID) {
-                    let count: Int
-                    switch operation {
-                    case .requeueDead: count = try await engine.requeueDead(queue)
-                    case .purge: count = await engine.purge(queue)
-                    }
-                    channel.logger.notice(
-                        "queue maintenance",
-                        metadata: ["queue": "\(queue)", "operation": "\(operation)", "items": "\(count)"]
-                    )
-                    return .acknowledged(AckOutcome(count: UInt32(clamping: count), unknown: []))
-                }
+            return perform(
+                id,
+                .complete(ids, taskQueue: taskQueue, results: results.map(NewTask.init), resultQueue: resultQueue)
             )
-        }
-        return nil
-    }
-
-    /// Sends `response` now if what it reports is durable (or there is no store); otherwise
-    /// returns the wait, for a task of its own, so that later requests are not held up.
-    private func answerWhenDurable(
-        _ response: Response?,
-        completion: Bool = false
-    ) async -> (@Sendable () async -> Response)? {
-        guard let response else { return nil }
-        let engine = context.engine
-        guard let mark = engine.durabilityMark(completion: completion) else {
-            await send(response)
-            return nil
-        }
-        let waiting = answersWaitingForDisk
-        guard waiting.count.add(1, ordering: .relaxed).newValue <= Self.maxAnswersWaitingForDisk else {
-            await engine.waitUntilDurable(mark)
-            waiting.count.subtract(1, ordering: .relaxed)
-            await send(response)
-            return nil
-        }
-        return {
-            await engine.waitUntilDurable(mark)
-            waiting.count.subtract(1, ordering: .relaxed)
-            return response
+        case .stats:
+            outstanding[id] = false
+            return .fetchStatus(id)
+        case .ping:
+            return .write(Self.encode(Response(requestID: id, .pong)))
+        case .heartbeat(let report):
+            outstanding[id] = false
+            return .heartbeat(id, report)
+        case .peek(let queue, let maxItems):
+            let count = Int(min(maxItems, UInt32(clamping: limits.maxItemsPerRequest)))
+            return perform(id, .peek(queue: queue, maxItems: count))
+        case .maintain(let queue, let operation):
+            switch operation {
+            case .requeueDead: return perform(id, .requeueDead(queue: queue))
+            case .purge: return perform(id, .purge(queue: queue))
+            }
         }
     }
 
-    /// Runs an operation, turning a queue error into the error reply the client should see.
-    /// `nil` from the body means it answered nothing (yet).
-    private func answer(_ requestID: RequestID, _ body: () async throws -> ServerMessage?) async -> Response? {
-        do {
-            return try await body().map { Response(requestID: requestID, $0) }
-        } catch {
-            return Response(requestID: requestID, .error(ErrorReply(error)))
+    /// A backend call for `id`, unless the connection has too many waiting already.
+    private mutating func perform(_ id: RequestID, _ call: BackendCall) -> Action {
+        let mayWait = call.mayWait
+        if mayWait {
+            guard waitingCalls < limits.maxWaitingCalls else {
+                refusalsInARow += 1
+                guard refusalsInARow <= limits.maxRefusals else {
+                    return refuse(
+                        requestID: id,
+                        .limitExceeded,
+                        "\(refusalsInARow) requests in a row past the limit of \(limits.maxWaitingCalls) waiting requests per connection; closing the connection"
+                    )
+                }
+                let message =
+                    "too many waiting requests on this connection (at most \(limits.maxWaitingCalls)); wait for their answers before sending more"
+                return .write(
+                    Self.encode(Response(requestID: id, .error(ErrorReply(code: .limitExceeded, message: message))))
+                )
+            }
+            waitingCalls += 1
         }
+        refusalsInARow = 0
+        outstanding[id] = mayWait
+        return .perform(id, call)
     }
 
-    private static func answer(_ requestID: RequestID, _ body: () async throws -> ServerMessage) async -> Response {
-        do {
-            return Response(requestID: requestID, try await body())
-        } catch {
-            return Response(requestID: requestID, .error(ErrorReply(error)))
-        }
+    /// A request over the item limit: the client is told, and the connection closed.
+    private mutating func tooMany(_ what: String, _ id: RequestID) -> Action {
+        refuse(
+            requestID: id,
+            .limitExceeded,
+            "\(what) exceeds max_items_per_request (\(limits.maxItemsPerRequest)); split it into smaller requests"
+        )
     }
 
-    /// A request over a configured limit: the client is told, and the connection closed.
-    private func limitBroken(_ what: String, _ request: Request) async throws -> (@Sendable () async -> Response)? {
-        let message =
-            "\(what) exceeds max_items_per_request (\(context.configuration.maxItemsPerRequest)); split it into smaller requests"
-        await refuse(requestID: request.id, code: .limitExceeded, message)
-        throw SessionEnded()
-    }
-
-    private func refuse(requestID: RequestID, _ error: WireError) async {
-        let code: ErrorReply.Code
-        switch error.code {
-        case .unsupportedVersion: code = .unsupportedVersion
-        case .unknownMessageType: code = .unknownRequest
-        default: code = .malformedRequest
-        }
-        await refuse(requestID: requestID, code: code, error.message + "; closing the connection")
-    }
-
-    private func refuse(requestID: RequestID = 0, code: ErrorReply.Code, _ message: String) async {
-        channel.logger.warning("closing: protocol error", metadata: ["error": "\(message)"])
-        await send(Response(requestID: requestID, .error(ErrorReply(code: code, message: message))))
-    }
-
-    private func send(_ response: Response?) async {
-        guard let response else { return }
-        // A failed write means the client is gone; the read loop sees that next.
-        try? await channel.outbound.write(Self.encode(response))
+    private mutating func refuse(requestID: RequestID, _ code: ErrorReply.Code, _ message: String) -> Action {
+        state = .closing
+        let response = Response(requestID: requestID, .error(ErrorReply(code: code, message: message)))
+        return .refuse(Self.encode(response), reason: message)
     }
 
     static func encode(_ response: Response) -> ByteBuffer {
@@ -280,11 +251,3 @@ struct NativeSession {
         return buffer
     }
 }
-
-/// How many of a session's answers wait for the disk.
-private final class AnswerCount: Sendable {
-    let count = Atomic<Int>(0)
-}
-
-/// Thrown to end a session after the client has been told why.
-struct SessionEnded: Error {}

@@ -1,36 +1,17 @@
-import Logging
 import ManagerWire
 import NIOCore
 import Pickle
-import TaskQueue
+import QueueBackend
 
-/// Serves a Python `multiprocessing.managers` client, as Python's own manager server would:
-/// decides, request by request, what to do and answer. ``PythonSessionHandler`` carries the
-/// actions out on the connection's event loop.
+/// Serves a Python `multiprocessing.managers` client as Python's own manager server would, as a
+/// state machine: request frames and backend answers in, an ``Action`` out for
+/// ``PythonSessionHandler`` to carry out. No I/O, no backend, no shared state: the object ids a
+/// request names are looked up through the function the caller passes in.
 ///
 /// A connection either makes one request to a server function (`create`, `incref`, …) and is
 /// closed, or starts with `accept_connection` and then carries method calls on queue proxies,
-/// one reply per request. Calls that can be answered at once (the usual case: an item is
-/// there, there is room) are answered without leaving the event loop; a call that has to wait
-/// (a blocking get on an empty queue, a put on a full one, `join`, a commit to disk) becomes a
-/// ``Action/wait(_:)`` whose outcome comes back through ``waitEnded(_:)``.
+/// one reply per request: a call becomes a backend call, and its answer the reply.
 struct PythonSession {
-    let context: SessionContext
-    /// The connection's id, which is also its consumer id for leases.
-    let connection: UInt64
-    var logger: Logger
-    private var state = State.expectingFirstRequest
-    /// The last task this connection was given, so that a result the same client puts next
-    /// (the classic worker's `get` then `put`) carries its task's id.
-    private var lastTask: DeliveredTask?
-
-    private enum State {
-        case expectingFirstRequest
-        case servingProxyCalls
-        case waiting
-        case ended
-    }
-
     /// A task handed to this client by a get: acknowledged once its reply is handed to the
     /// socket (Python has no acks of its own), given back if that fails.
     struct DeliveredTask: Sendable, Hashable {
@@ -39,83 +20,117 @@ struct PythonSession {
     }
 
     /// What the handler does next.
-    enum Action {
+    enum Action: Equatable {
+        case none
         /// Write and flush this reply.
         case reply(ByteBuffer)
         /// Write and flush this reply, then settle the task it delivers.
         case deliver(ByteBuffer, DeliveredTask)
         /// Write and flush this reply, then close the connection.
         case replyAndClose(ByteBuffer)
-        /// Run this off the event loop and hand its outcome to ``PythonSession/waitEnded(_:)``.
-        /// Cancelled if the connection closes first.
-        case wait(@Sendable () async -> WaitOutcome)
-        /// Close the connection.
-        case close
+        /// The client introduced itself (`accept_connection`): record it, write this reply.
+        case welcome(name: String, reply: ByteBuffer)
+        /// Serve this server function (the object table's business), reply, close.
+        case serveFunction(ServerFunction, ManagerRequest)
+        /// Make this backend call; its answer goes to ``backendAnswered(_:)``.
+        case perform(BackendCall)
+        /// Close the connection, with why when it is worth a log line.
+        case close(reason: String?)
     }
 
-    /// How a wait ended.
-    enum WaitOutcome: Sendable {
-        case reply(ByteBuffer)
-        case deliver(ByteBuffer, DeliveredTask)
-        /// Cancelled: there is no one left to answer.
-        case cancelled
-
-        /// How a wait that threw ends: cancelled, or a `RuntimeError` for the client.
-        static func failed(_ error: any Error) -> WaitOutcome {
-            if error is CancellationError { return .cancelled }
-            return .reply(PythonSession.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
-        }
+    /// The queue call waiting for its backend answer.
+    private enum Pending {
+        case put
+        case get(queue: String)
+        case join
+        case qsize, empty, full
+        case taskDone
     }
 
-    init(context: SessionContext, connection: UInt64, logger: Logger) {
-        self.context = context
-        self.connection = connection
-        self.logger = logger
+    private enum State {
+        case expectingFirstRequest
+        case servingProxyCalls
+        case waiting(Pending)
+        case ended
     }
+
+    private var state = State.expectingFirstRequest
+    /// The last task this connection was given, so that a result the same client puts next
+    /// (the classic worker's `get` then `put`) carries its task's id.
+    private var lastTask: DeliveredTask?
+
+    init() {}
 
     // MARK: Events
 
-    /// A request frame arrived.
-    mutating func frameReceived(_ frame: ByteBuffer) -> Action {
+    /// A request frame arrived; `objects` finds the queue of an object id.
+    mutating func frameReceived(_ frame: ByteBuffer, objects: (String) -> String?) -> Action {
         switch state {
         case .expectingFirstRequest:
             return firstRequest(frame)
         case .servingProxyCalls:
-            return proxyCall(frame)
+            return proxyCall(frame, objects: objects)
         case .waiting:
             // Python sends the next request only after reading the reply.
-            logger.warning("closing: a Python client sent a request before the reply to its last one")
             state = .ended
-            return .close
+            return .close(reason: "a Python client sent a request before the reply to its last one")
         case .ended:
-            return .close
+            return .none
         }
     }
 
-    /// A ``Action/wait(_:)`` ended.
-    mutating func waitEnded(_ outcome: WaitOutcome) -> Action? {
-        guard case .waiting = state else { return nil }
+    /// A backend call answered.
+    mutating func backendAnswered(_ answer: BackendAnswer) -> Action {
+        guard case .waiting(let pending) = state else { return .none }
         state = .servingProxyCalls
-        switch outcome {
-        case .reply(let reply):
-            return .reply(reply)
-        case .deliver(let reply, let task):
-            lastTask = task
-            return .deliver(reply, task)
-        case .cancelled:
-            return nil
+        if case .failed(let error) = answer {
+            return failed(error, pending)
+        }
+        switch (pending, answer) {
+        case (.put, .ids), (.join, .done), (.taskDone, .done):
+            return .reply(Self.frame(.returnedNone))
+        case (.get(let queue), .tasks(let tasks)):
+            guard let task = tasks.first else { return .reply(Self.frame(.error(PythonException.empty))) }
+            let delivered = DeliveredTask(queue: queue, id: task.id)
+            lastTask = delivered
+            return .deliver(Self.frame(.returned(Self.value(of: task))), delivered)
+        case (.qsize, .status(let status)):
+            return .reply(Self.frame(.returned(.int(status.depth))))
+        case (.empty, .status(let status)):
+            return .reply(Self.frame(.returned(PickleGraph(node: .bool(status.depth == 0)))))
+        case (.full, .status(let status)):
+            let full = status.maxSize > 0 && status.depth >= status.maxSize
+            return .reply(Self.frame(.returned(PickleGraph(node: .bool(full)))))
+        default:
+            return .reply(
+                Self.frame(.traceback(PythonException.traceback("RuntimeError", "unexpected answer \(answer)")))
+            )
+        }
+    }
+
+    private mutating func failed(_ error: QueueError, _ pending: Pending) -> Action {
+        switch (pending, error.code) {
+        case (_, .cancelled):
+            state = .ended
+            return .none  // the client is gone: there is no one to answer
+        case (.put, .queueFull), (.put, .memoryLimit):
+            return .reply(Self.frame(.error(PythonException.full)))
+        case (.taskDone, .taskDoneTooManyTimes):
+            return .reply(
+                Self.frame(.error(PythonException.builtin("ValueError", "task_done() called too many times")))
+            )
+        default:
+            return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", error.message))))
         }
     }
 
     // MARK: The first request
 
     private mutating func firstRequest(_ frame: ByteBuffer) -> Action {
-        context.registry.identify(connection, kind: .python, name: "")
         let request: ManagerRequest
         do throws(ManagerError) {
             request = try ManagerRequest(decoding: Array(frame.readableBytesView))
         } catch {
-            logger.warning("closing: unreadable Python request", metadata: ["error": "\(error)"])
             state = .ended
             return .replyAndClose(Self.frame(.traceback(PythonException.traceback("UnpicklingError", error.message))))
         }
@@ -128,75 +143,19 @@ struct PythonSession {
         }
         guard function == .acceptConnection else {
             state = .ended
-            return .replyAndClose(Self.frame(serve(function, request)))
+            return .serveFunction(function, request)
         }
-        let name = request.arguments.first?.stringValue ?? ""
-        context.registry.identify(connection, kind: .python, name: name)
-        logger.info("Python client connected", metadata: ["process": "\(name)"])
         state = .servingProxyCalls
-        return .reply(Self.frame(.returnedNone))
-    }
-
-    /// A server function: one request per connection.
-    private func serve(_ function: ServerFunction, _ request: ManagerRequest) -> ManagerReply {
-        let objects = context.pythonObjects
-        switch function {
-        case .dummy:
-            return .returnedNone
-        case .create:
-            guard let typeID = request.arguments.first?.stringValue else {
-                return .traceback(PythonException.traceback("TypeError", "create() needs a typeid"))
-            }
-            guard let queue = objects.queue(forTypeID: typeID) else {
-                return .traceback(PythonException.traceback("KeyError", PythonException.repr(typeID)))
-            }
-            do {
-                try context.engine.validate(queueName: queue)
-            } catch {
-                return .traceback(PythonException.traceback("ValueError", error.message))
-            }
-            let ident = objects.create(queue: queue)
-            let exposed = PickleGraph.tuple(QueueCall.exposed.map { .string($0) })
-            return .returned(.tuple([.string(ident), exposed]))
-        case .incref, .decref:
-            guard let ident = request.arguments.first?.stringValue,
-                objects.changeReferences(ident, by: function == .incref ? 1 : -1)
-            else {
-                let ident = request.arguments.first?.stringValue ?? "?"
-                return .traceback(PythonException.traceback("KeyError", PythonException.repr(ident)))
-            }
-            return .returnedNone
-        case .getMethods:
-            return .returned(.tuple(QueueCall.exposed.map { .string($0) }))
-        case .numberOfObjects:
-            return .returned(.int(objects.referencedCount))
-        case .debugInfo:
-            return .returned(.string(objects.debugInfo))
-        case .shutdown:
-            guard context.configuration.allowRemoteShutdown else {
-                logger.warning("refused a remote shutdown request (allow_remote_shutdown is off)")
-                return .traceback(
-                    PythonException.traceback(
-                        "PermissionError",
-                        "this task-master does not accept shutdown from clients (start it with --allow-remote-shutdown)"
-                    )
-                )
-            }
-            logger.notice("stopping: a Python client asked for shutdown")
-            context.requestShutdown()
-            return .returnedNone
-        case .acceptConnection:
-            return .returnedNone
-        }
+        return .welcome(name: request.arguments.first?.stringValue ?? "", reply: Self.frame(.returnedNone))
     }
 
     // MARK: Proxy calls
 
-    private mutating func proxyCall(_ frame: ByteBuffer) -> Action {
+    private mutating func proxyCall(_ frame: ByteBuffer, objects: (String) -> String?) -> Action {
         // As Python: an empty request ends the connection, an unreadable one gets a traceback.
         guard frame.readableBytes > 0 else {
             state = .ended
-            return .close
+            return .close(reason: nil)
         }
         let request: ManagerRequest
         do throws(ManagerError) {
@@ -208,7 +167,7 @@ struct PythonSession {
             // A server function on a proxy connection: Python looks the None ident up and fails.
             return .reply(Self.frame(.traceback(PythonException.traceback("KeyError", "None"))))
         }
-        guard let queue = context.pythonObjects.queue(forIdent: ident) else {
+        guard let queue = objects(ident) else {
             return .reply(Self.frame(.traceback(PythonException.traceback("KeyError", PythonException.repr(ident)))))
         }
         let call: QueueCall
@@ -230,116 +189,49 @@ struct PythonSession {
         } catch {
             return .reply(Self.frame(.error(error.exception)))
         }
-        do {
-            return try perform(call, on: queue)
-        } catch {
-            return .reply(Self.frame(.traceback(PythonException.traceback("RuntimeError", "\(error)"))))
-        }
+        return perform(call, on: queue)
     }
 
-    private mutating func perform(_ call: QueueCall, on queue: String) throws -> Action {
-        let engine = context.engine
+    private mutating func perform(_ call: QueueCall, on queue: String) -> Action {
         switch call {
         case .put(let value, let wait):
             let reference = lastTask.flatMap { $0.queue != queue ? $0.id : nil } ?? 0
             lastTask = nil
-            return try put(value, into: queue, wait: wait, reference: reference)
-        case .get(let wait):
-            return try get(from: queue, wait: wait)
-        case .join:
-            return waiting {
-                do {
-                    try await engine.join(queue)
-                    return .reply(Self.frame(.returnedNone))
-                } catch {
-                    return .failed(error)
-                }
-            }
-        case .qsize:
-            return .reply(Self.frame(.returned(.int(try engine.snapshot(of: queue).depth))))
-        case .empty:
-            return .reply(Self.frame(.returned(PickleGraph(node: .bool(try engine.snapshot(of: queue).depth == 0)))))
-        case .full:
-            let snapshot = try engine.snapshot(of: queue)
-            let full = snapshot.maxSize > 0 && snapshot.depth >= snapshot.maxSize
-            return .reply(Self.frame(.returned(PickleGraph(node: .bool(full)))))
-        case .taskDone:
-            do throws(QueueError) {
-                try engine.taskDone(queue)
+            let payload: [UInt8]
+            do {
+                payload = try value.pickled()
             } catch {
-                guard error.code == .taskDoneTooManyTimes else { throw error }
-                return .reply(
-                    Self.frame(.error(PythonException.builtin("ValueError", "task_done() called too many times")))
-                )
+                return .reply(Self.frame(.traceback(PythonException.traceback("PicklingError", "\(error)"))))
             }
-            return .reply(Self.frame(.returnedNone))
+            let task = NewTask(payload: ByteBuffer(bytes: payload), reference: reference)
+            return waiting(.put, .put([task], queue: queue, wait: wait.limit))
+        case .get(let wait):
+            return waiting(.get(queue: queue), .get(queue: queue, maxItems: 1, wait: wait.limit))
+        case .join:
+            return waiting(.join, .join(queue: queue))
+        case .qsize:
+            return waiting(.qsize, .status(queue: queue))
+        case .empty:
+            return waiting(.empty, .status(queue: queue))
+        case .full:
+            return waiting(.full, .status(queue: queue))
+        case .taskDone:
+            return waiting(.taskDone, .taskDone(queue: queue))
         case .repr:
             return .reply(Self.frame(.returned(.string("<task-master queue '\(queue)'>"))))
         }
     }
 
-    /// A put: answered at once when there is room (once durable, with a store that waits for
-    /// the disk); otherwise `Full` at once, or a wait for room as the call asked.
-    private mutating func put(
-        _ value: PickleGraph,
-        into queue: String,
-        wait: QueueCall.Wait,
-        reference: TaskID
-    )
-        throws -> Action
-    {
-        let engine = context.engine
-        let task = NewTask(payload: try value.pickled(), reference: reference)
-        if try engine.putIfRoom([task], into: queue) != nil {
-            guard let mark = engine.durabilityMark() else { return .reply(Self.frame(.returnedNone)) }
-            return waiting {
-                await engine.waitUntilDurable(mark)
-                return .reply(Self.frame(.returnedNone))
-            }
-        }
-        guard wait != .noWait else { return .reply(Self.frame(.error(PythonException.full))) }
-        return waiting {
-            do {
-                _ = try await engine.put([task], into: queue, wait: wait.limit)
-                return .reply(Self.frame(.returnedNone))
-            } catch let error as QueueError where error.code == .queueFull {
-                return .reply(Self.frame(.error(PythonException.full)))
-            } catch {
-                return .failed(error)
-            }
-        }
-    }
-
-    /// A get: the item that is there, or `Empty` at once, or a wait for one as the call asked.
-    private mutating func get(from queue: String, wait: QueueCall.Wait) throws -> Action {
-        let engine = context.engine
-        if let task = try engine.getIfThere(from: queue, maxItems: 1, consumer: connection).first {
-            let delivered = DeliveredTask(queue: queue, id: task.id)
-            lastTask = delivered
-            return .deliver(Self.frame(.returned(Self.value(of: task))), delivered)
-        }
-        guard wait != .noWait else { return .reply(Self.frame(.error(PythonException.empty))) }
-        let consumer = connection
-        return waiting {
-            do {
-                let tasks = try await engine.get(from: queue, maxItems: 1, consumer: consumer, wait: wait.limit)
-                guard let task = tasks.first else { return .reply(Self.frame(.error(PythonException.empty))) }
-                return .deliver(Self.frame(.returned(Self.value(of: task))), DeliveredTask(queue: queue, id: task.id))
-            } catch {
-                return .failed(error)
-            }
-        }
-    }
-
-    private mutating func waiting(_ work: @escaping @Sendable () async -> WaitOutcome) -> Action {
-        state = .waiting
-        return .wait(work)
+    private mutating func waiting(_ pending: Pending, _ call: BackendCall) -> Action {
+        state = .waiting(pending)
+        return .perform(call)
     }
 
     /// A task's payload as the value to return: what a Python client put, or for a task put by a
     /// native client, its bytes.
     private static func value(of task: QueuedTask) -> PickleGraph {
-        (try? PickleReader.read(task.payload)) ?? .bytes(task.payload)
+        let bytes = Array(task.payload.readableBytesView)
+        return (try? PickleReader.read(bytes)) ?? .bytes(bytes)
     }
 
     static func frame(_ reply: ManagerReply) -> ByteBuffer {

@@ -69,6 +69,9 @@ public struct ErrorReply: Hashable, Sendable, CustomStringConvertible {
         public static let internalError = Code(rawValue: 8)
         /// The connection was silent past the master's idle timeout. The master closes it.
         public static let idleTimeout = Code(rawValue: 9)
+        /// The master's queue store can't be reached now (a database failing over): nothing
+        /// was done; retry later, or through another master.
+        public static let unavailable = Code(rawValue: 10)
 
         public var description: String {
             switch self {
@@ -81,6 +84,7 @@ public struct ErrorReply: Hashable, Sendable, CustomStringConvertible {
             case .shuttingDown: return "shutting down"
             case .internalError: return "internal error"
             case .idleTimeout: return "idle timeout"
+            case .unavailable: return "unavailable"
             default: return "error \(rawValue)"
             }
         }

@@ -1,0 +1,23 @@
+import ServiceLifecycle
+
+/// Ends the memory backend's timed waits when their time comes: one loop for every waiter,
+/// sleeping until the earliest end (on the backend's clock) or until an earlier one arrives.
+///
+/// Puts held back by the memory limit are also given another chance every
+/// ``memoryRetryInterval``, since memory may be freed outside the backend (connection buffers).
+public struct WaitTimer: Service {
+    let backend: MemoryBackend
+
+    /// How often puts held back by the memory limit are retried while there are some.
+    static let memoryRetryInterval: Duration = .milliseconds(50)
+
+    public func run() async {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let (next, memoryBlocked) = backend.expireWaits()
+                let limit = memoryBlocked ? min(next ?? .seconds(3600), Self.memoryRetryInterval) : next
+                await backend.timerWakeup.wait(upTo: limit, clock: backend.clock)
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Logging
+import MemoryBackend
+import QueueBackend
+import SQLiteStore
+import ServiceLifecycle
+import TaskMasterConfiguration
+
+/// A backend ready to serve, with the services that must run beside it.
+struct BackendSetup: Sendable {
+    var backend: any QueueBackend
+    /// Background work of the backend (timers, store writers), run as siblings of the server.
+    var services: [any Service]
+
+    /// The backend the configuration asks for: queues in memory, kept in SQLite with a data
+    /// directory.
+    /// - Parameter onDone: told how long each finished task took from put to done.
+    static func make(
+        _ configuration: MasterConfiguration,
+        budget: MemoryBudget,
+        clock: any Clock<Duration>,
+        logger: Logger,
+        onDone: (@Sendable (String, Duration) -> Void)?
+    ) throws -> BackendSetup {
+        let limits = configuration.queueLimits
+        guard let directory = configuration.dataDirectory else {
+            logger.notice("queues are kept in memory only (no --data-dir): queued tasks are lost when the master stops")
+            let backend = try MemoryBackend(limits: limits, budget: budget, clock: clock, onDone: onDone)
+            return BackendSetup(backend: backend, services: backend.services)
+        }
+        let policy = configuration.syncPolicy
+        do {
+            let store = try SQLiteTaskStore(directory: directory, syncPolicy: policy)
+            let restored = try store.loadAll()
+            // Under `always` every change is on disk before it is answered; otherwise a
+            // completion may wait a few commits (see Journal.defersCompletions).
+            let journal = Journal(defersCompletions: policy != .always)
+            let backend = try MemoryBackend(
+                limits: limits,
+                budget: budget,
+                clock: clock,
+                journal: journal,
+                waitsForDurability: policy != .off,
+                restoring: restored,
+                onDone: onDone
+            )
+            let writer = StoreWriter(
+                store: store,
+                journal: journal,
+                batchDelay: configuration.syncDelay,
+                clock: clock,
+                logger: logger
+            )
+            logger.info(
+                "queues restored from the data directory",
+                metadata: ["path": "\(store.path)", "tasks": "\(restored.count)", "sync": "\(policy.rawValue)"]
+            )
+            return BackendSetup(backend: backend, services: [writer] + backend.services)
+        } catch let error as StorageError {
+            throw ServerError(.storageFailed, error.description)
+        } catch {
+            throw ServerError(.storageFailed, "can't restore the queues from \(directory): \(error)")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Logging
+import NIOCore
+import QueueBackend
+import TaskMasterStatus
+import TaskWire
+
+/// Carries out a ``NativeSession``'s actions on its connection's event loop: frames in, backend
+/// calls and writes out. A backend that answers at once (the memory backend) is answered on the
+/// same turn of the loop, without a thread hop; answers that come later hop back to the loop.
+///
+/// Responses written while a read is handled go out with one flush at the end of the read.
+/// Reading pauses while the session has too many requests unanswered (backpressure).
+final class NativeSessionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: NativeSession
+    private let services: SessionServices
+    private let connection: ConsumerID
+    private var logger: Logger
+    private var context: ChannelHandlerContext?
+    private var isReading = false
+    private var needsFlush = false
+    private var readHeldBack = false
+    private var isClosing = false
+
+    init(limits: NativeSession.Limits, services: SessionServices, connection: ConsumerID, logger: Logger) {
+        self.session = NativeSession(limits: limits)
+        self.services = services
+        self.connection = connection
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
+        run(session.frameReceived(unwrapInboundIn(data)))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let error = error as? WireError else {
+            logger.debug("connection failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        run(session.errorCaught(error))
+        flushIfNeeded()
+    }
+
+    // MARK: Outbound
+
+    func read(context: ChannelHandlerContext) {
+        // Backpressure: no more requests while too many are unanswered.
+        guard !session.isReadingPaused, !isClosing else {
+            readHeldBack = true
+            return
+        }
+        context.read()
+    }
+
+    // MARK: Actions
+
+    private func run(_ action: NativeSession.Action) {
+        guard let context else { return }
+        switch action {
+        case .none:
+            break
+        case .write(let response):
+            context.write(wrapOutboundOut(response), promise: nil)
+            needsFlush = true
+            if !isReading { flushIfNeeded() }
+        case .welcome(let name, let reply):
+            services.registry.identify(connection, kind: .native, name: name)
+            logger[metadataKey: "client"] = "\(name)"
+            logger.info("native client connected")
+            run(.write(reply))
+        case .perform(let requestID, let call):
+            if case .requeueDead(let queue) = call { logMaintenance("requeue_dead", queue) }
+            if case .purge(let queue) = call { logMaintenance("purge", queue) }
+            let loop = context.eventLoop
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            call.start(on: services.backend, consumer: connection) { answer in
+                if loop.inEventLoop {
+                    bound.value.answered(requestID, answer)
+                } else {
+                    loop.execute { bound.value.answered(requestID, answer) }
+                }
+            }
+        case .heartbeat(let requestID, let report):
+            services.registry.report(connection, report)
+            services.backend.extendLeases(of: connection) { _ in }
+            run(session.heartbeatRecorded(requestID))
+        case .fetchStatus(let requestID):
+            let loop = context.eventLoop
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let status = services.status
+            Task {
+                let snapshot = await status.statusSnapshot()
+                loop.execute { bound.value.statusFetched(requestID, snapshot) }
+            }
+        case .refuse(let response, let reason):
+            logger.warning("closing: \(reason)")
+            isClosing = true
+            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+            needsFlush = false
+            LingeringClose.begin(context)
+        }
+        resumeReadingIfRoom()
+    }
+
+    private func answered(_ requestID: RequestID, _ answer: BackendAnswer) {
+        run(session.backendAnswered(requestID, answer))
+    }
+
+    private func statusFetched(_ requestID: RequestID, _ snapshot: StatusSnapshot) {
+        run(session.statusFetched(requestID, snapshot))
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    private func resumeReadingIfRoom() {
+        guard readHeldBack, !session.isReadingPaused, !isClosing, let context else { return }
+        readHeldBack = false
+        context.read()
+    }
+
+    private func logMaintenance(_ operation: String, _ queue: String) {
+        logger.notice("queue maintenance", metadata: ["queue": "\(queue)", "operation": "\(operation)"])
+    }
+}

@@ -1,0 +1,19 @@
+import NIOCore
+
+/// Closing after refusing a client, so that it can read why.
+///
+/// Once the error reply is written, our side closes for writing and the connection stays open
+/// (input dropped) until the client closes, at most ``limit``: closing at once with the client's
+/// unread bytes still arriving would make the kernel reset the connection and discard the
+/// reply before the client reads it.
+enum LingeringClose {
+    /// How long the client gets to close after it was refused.
+    static let limit: TimeAmount = .seconds(2)
+
+    /// Starts it; call after writing and flushing the reply.
+    static func begin(_ context: ChannelHandlerContext) {
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
+    }
+}
