@@ -210,7 +210,8 @@ let package = Package(
             name: "TaskMasterServerTests",
             dependencies: [
                 "TaskMasterServer", "TestSupport", "ManagerWire", "Pickle", "QueueBackend", "MemoryBackend",
-                "TaskMasterConfiguration",
+                "TaskMasterConfiguration", "TaskMasterStatus", "TaskWire", "TaskMasterClient", "SQLiteStore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -88,10 +88,29 @@ import Testing
         #expect(frame.map { Array($0.readableBytesView) } == [1, 2, 3])
     }
 
-    @Test func aWrongKeyLetsNoFrameThrough() throws {
+    @Test func aWrongKeyLetsNoFrameThroughAndTheServerSendsFailureAndCloses() throws {
         let pair = try Pair(clientKey: Array("wrong".utf8))
-        pair.client.writeAndFlush(ByteBuffer(bytes: [9]), promise: nil)
-        _ = try? pair.pump()
+        let written = pair.client.eventLoop.makePromise(of: Void.self)
+        pair.client.writeAndFlush(ByteBuffer(bytes: [9]), promise: written)
+        var heldWriteFailed = false
+        written.futureResult.whenFailure { _ in heldWriteFailed = true }
+        // The client's answer goes to the server; the server's #FAILURE# comes back.
+        while let bytes = try pair.server.readOutbound(as: ByteBuffer.self) { try pair.client.writeInbound(bytes) }
+        var serverError: (any Error)?
+        while let bytes = try pair.client.readOutbound(as: ByteBuffer.self) {
+            do { try pair.server.writeInbound(bytes) } catch { serverError = error }
+        }
+        #expect((serverError as? WireError)?.code == .authenticationFailed, "the failure goes down the pipeline")
+        var fromServer: [UInt8] = []
+        while let bytes = try pair.server.readOutbound(as: ByteBuffer.self) {
+            fromServer += Array(bytes.readableBytesView)
+        }
+        let failure = [0, 0, 0, UInt8(ChallengeResponse.failure.count)] + ChallengeResponse.failure
+        #expect(fromServer == failure, "the server must tell the client the handshake failed")
+        pair.server.embeddedEventLoop.run()
+        #expect(!pair.server.isActive, "the server must close the connection")
+        try? pair.client.writeInbound(ByteBuffer(bytes: failure))
+        #expect(heldWriteFailed, "a write held for the handshake must fail with it")
         #expect(try pair.server.readInbound(as: ByteBuffer.self) == nil)
     }
 }
