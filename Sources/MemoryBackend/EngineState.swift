@@ -253,7 +253,11 @@ struct EngineState {
         slots[q]!.putters.append(
             NamedQueue.PutWaiter(id: id, consumer: consumer, remaining: rest, accepted: accepted, reply: reply)
         )
-        if blockedByMemory { memoryBlocked.insert(q) }
+        if blockedByMemory {
+            // The wait timer retries puts held back by memory: make sure it is looking.
+            if memoryBlocked.isEmpty { deadlinesMovedEarlier = true }
+            memoryBlocked.insert(q)
+        }
         return nil
     }
 
@@ -717,7 +721,7 @@ struct EngineState {
     /// Counters of one queue; zeros for one that does not exist.
     func status(of name: String) -> QueueStatus {
         guard let q = slotByName[name] else {
-            return QueueStatus(name: name, maxSize: limits.maxSize(of: name))
+            return QueueStatus(name: name, maxSize: limits.maxSize(of: name), maxBytes: limits.maxBytes(of: name))
         }
         return slots[q]!.status
     }

@@ -18,6 +18,9 @@ public final class MemoryBackend: QueueBackend {
     private let journal: Journal?
     private let waitsForDurability: Bool
     private let onDone: (@Sendable (_ queue: String, _ latency: Duration) -> Void)?
+    /// Told when puts start being held back by the memory limit (true) and when none are any
+    /// more (false): once per episode.
+    let onMemoryLimit: (@Sendable (_ reached: Bool) -> Void)?
     /// Signalled when a timed wait's end comes before every earlier one.
     let timerWakeup = Wakeup()
 
@@ -31,6 +34,8 @@ public final class MemoryBackend: QueueBackend {
     ///   - restoring: tasks read back from the store, queued again in id order.
     ///   - onDone: told, outside the lock, how long each acknowledged or completed task took
     ///     from put to done (for a latency histogram).
+    ///   - onMemoryLimit: told when puts start waiting for memory (true), and when none wait any
+    ///     more (false), once per episode (for the log).
     public init(
         limits: QueueLimits = QueueLimits(),
         budget: MemoryBudget = MemoryBudget(),
@@ -38,12 +43,14 @@ public final class MemoryBackend: QueueBackend {
         journal: Journal? = nil,
         waitsForDurability: Bool = true,
         restoring tasks: [StoredTask] = [],
-        onDone: (@Sendable (_ queue: String, _ latency: Duration) -> Void)? = nil
+        onDone: (@Sendable (_ queue: String, _ latency: Duration) -> Void)? = nil,
+        onMemoryLimit: (@Sendable (_ reached: Bool) -> Void)? = nil
     ) throws(QueueError) {
         var initial = EngineState(limits: limits, budget: budget, journal: journal)
         initial.collectsLatencies = onDone != nil
         try initial.restore(tasks)
         self.onDone = onDone
+        self.onMemoryLimit = onMemoryLimit
         self.state = Mutex(initial)
         self.clock = clock
         self.elapsed = Self.stopwatch(clock)

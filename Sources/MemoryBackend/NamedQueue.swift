@@ -125,6 +125,8 @@ struct NamedQueue {
             depth: items.count,
             inFlight: inFlight,
             maxSize: maxSize,
+            bytes: bytes,
+            maxBytes: maxBytes,
             waitingConsumers: getters.count,
             waitingProducers: putters.count,
             totalPut: totalPut,

@@ -13,8 +13,13 @@ public struct WaitTimer: Service {
 
     public func run() async {
         await cancelWhenGracefulShutdown {
+            var wasBlocked = false
             while !Task.isCancelled {
                 let (next, memoryBlocked) = backend.expireWaits()
+                if memoryBlocked != wasBlocked {
+                    backend.onMemoryLimit?(memoryBlocked)
+                    wasBlocked = memoryBlocked
+                }
                 let limit = memoryBlocked ? min(next ?? .seconds(3600), Self.memoryRetryInterval) : next
                 await backend.timerWakeup.wait(upTo: limit, clock: backend.clock)
             }

@@ -35,13 +35,15 @@ enum StatsTable {
     static func render(_ statistics: StatusSnapshot) -> String {
         var lines: [[String]] = [
             [
-                "QUEUE", "DEPTH", "IN FLIGHT", "MAXSIZE", "WAITING", "PUT", "DELIVERED", "ACKED", "NACKED",
+                "QUEUE", "DEPTH", "BYTES", "IN FLIGHT", "MAXSIZE", "WAITING", "PUT", "DELIVERED", "ACKED", "NACKED",
                 "REDELIVERED", "DEAD",
             ]
         ]
         for q in statistics.queues {
             lines.append([
-                q.name, "\(q.depth)", "\(q.inFlight)", q.maxSize == 0 ? "-" : "\(q.maxSize)", "\(q.waitingConsumers)",
+                q.name, "\(q.depth)", ByteCount(q.bytes).description, "\(q.inFlight)",
+                q.maxSize == 0 ? "-" : "\(q.maxSize)",
+                "\(q.waitingConsumers)",
                 "\(q.totalPut)", "\(q.totalDelivered)", "\(q.totalAcked)", "\(q.totalNacked)", "\(q.totalRedelivered)",
                 "\(q.totalDead)",
             ])
@@ -57,7 +59,9 @@ enum StatsTable {
             ])
         }
         text += table(clients)
-        text += "\n\nuptime \(Int(statistics.uptimeSeconds)) s, \(statistics.clients.count) client(s)"
+        text += "\n\nuptime \(Int(statistics.uptimeSeconds)) s, \(statistics.clients.count) client(s), memory "
+        text +=
+            "\(ByteCount(Int(clamping: statistics.memoryUsedBytes))) of \(ByteCount(Int(clamping: statistics.memoryLimitBytes)))"
         return text
     }
 

@@ -39,8 +39,12 @@ public final class AdminMetrics: Sendable {
     let mirror: MetricsMirror
 
     // Latency timers by queue name, so recording doesn't look the histogram up in the registry
-    // every time. Queue names are bounded by the daemon's queue limit.
+    // every time. At most `maxLatencyQueues` queues get one of their own (each new one costs the
+    // registry a copy of the family); the others share the label `queue="(other)"`.
     private let latencyTimers = Mutex<[String: Timer]>([:])
+
+    /// Queues that get a latency histogram of their own.
+    static let maxLatencyQueues = 200
 
     /// - Parameters:
     ///   - registry: where the metrics live; a fresh one by default.
@@ -75,14 +79,21 @@ public final class AdminMetrics: Sendable {
     private func latencyTimer(queue: String) -> Timer {
         latencyTimers.withLock { timers in
             if let timer = timers[queue] { return timer }
-            let timer = Timer(label: MetricNames.taskLatency, dimensions: [("queue", queue)], factory: factory)
-            timers[queue] = timer
+            let label = timers.count < Self.maxLatencyQueues ? queue : Self.otherQueues
+            if let shared = timers[label] { return shared }
+            let timer = Timer(label: MetricNames.taskLatency, dimensions: [("queue", label)], factory: factory)
+            timers[label] = timer
             return timer
         }
     }
 
+    /// The label of the latency histogram queues past ``maxLatencyQueues`` share.
+    static let otherQueues = "(other)"
+
     /// The metrics as of `snapshot`, in Prometheus text format (version 0.0.4).
     func render(_ snapshot: StatusSnapshot) -> [UInt8] {
-        mirror.update(to: snapshot) { registry.emitToBuffer() }
+        var text = ""
+        QueueMetricsText.render(snapshot.queues, into: &text)
+        return mirror.update(to: snapshot) { registry.emitToBuffer() } + Array(text.utf8)
     }
 }

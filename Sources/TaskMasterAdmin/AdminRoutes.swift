@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import TaskMasterStatus
 
 /// A complete response: status, headers and the whole body (`Content-Length` is added when it
@@ -61,7 +62,12 @@ struct AdminRoutes: Sendable {
                 body: page
             )
         case .metrics:
-            let bytes = metrics.render(await source.statusSnapshot())
+            // Rendered on a thread pool: never on the event loops that serve the clients.
+            let snapshot = await source.statusSnapshot()
+            let metrics = self.metrics
+            guard let bytes = try? await NIOThreadPool.singleton.runIfActive({ metrics.render(snapshot) }) else {
+                return .text(.serviceUnavailable, "the master is stopping\n")
+            }
             return AdminResponse(
                 status: .ok,
                 headers: ["content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store"],
@@ -69,7 +75,8 @@ struct AdminRoutes: Sendable {
             )
         case .stats:
             do {
-                let json = try await source.statusSnapshot().json()
+                let snapshot = await source.statusSnapshot()
+                let json = try await NIOThreadPool.singleton.runIfActive { try snapshot.json() }
                 return AdminResponse(
                     status: .ok,
                     headers: ["content-type": "application/json", "cache-control": "no-store"],

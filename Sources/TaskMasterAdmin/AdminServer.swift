@@ -35,8 +35,10 @@ public struct AdminServer: Service {
     ///   - source: where the numbers come from.
     ///   - metrics: the registry `/metrics` renders; pass the one the daemon records task latency
     ///     into.
-    ///   - maxConnections: open connections at most; more are closed at once.
-    ///   - idleTimeout: a connection that sends nothing for this long is closed.
+    ///   - maxConnections: open connections at most; past it a new connection takes the place of
+    ///     the one idle longest, or is closed at once if all are busy.
+    ///   - idleTimeout: a connection that sends nothing for this long is closed (the status page
+    ///     polls every second).
     ///   - onListening: called once the port is open, with the bound address.
     public init(
         host: String = "127.0.0.1",
@@ -46,7 +48,7 @@ public struct AdminServer: Service {
         logger: Logger,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         maxConnections: Int = 64,
-        idleTimeout: Duration = .seconds(30),
+        idleTimeout: Duration = .seconds(5),
         onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.host = host
@@ -92,7 +94,11 @@ public struct AdminServer: Service {
         }
 
         let connections = OpenConnections(limit: maxConnections)
-        let handler = HTTPConnection(routes: AdminRoutes(source: source, metrics: metrics), logger: logger)
+        let handler = HTTPConnection(
+            routes: AdminRoutes(source: source, metrics: metrics),
+            connections: connections,
+            logger: logger
+        )
         let address = serverChannel.channel.localAddress
         if let address { onListening(address) }
         logger.info(

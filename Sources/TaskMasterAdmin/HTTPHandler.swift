@@ -21,6 +21,7 @@ struct HTTPConnection {
     }()
 
     let routes: AdminRoutes
+    let connections: OpenConnections
     let logger: Logger
 
     func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
@@ -33,6 +34,7 @@ struct HTTPConnection {
                     case .head(let requestHead):
                         head = requestHead
                         bodyBytes = 0
+                        connections.setBusy(connection.channel, true)
                     case .body(let chunk):
                         bodyBytes += chunk.readableBytes
                         if bodyBytes > Self.maxRequestBodyBytes, let request = head {
@@ -52,6 +54,7 @@ struct HTTPConnection {
                             await Self.finishOutput(connection.channel)
                             return
                         }
+                        connections.setBusy(connection.channel, false)
                     }
                 }
             }
@@ -103,10 +106,18 @@ final class IdleCloseHandler: ChannelInboundHandler {
     }
 }
 
-/// The open connections: bounded in number, and told to finish up at shutdown.
+/// The admin port's open connections: at most `limit`; when full, a new connection takes the
+/// place of the one idle longest (between requests), so idle keep-alive connections can't
+/// hold every slot; and at shutdown each is asked to close after its current request.
 final class OpenConnections: Sendable {
+    private struct Entry {
+        var channel: any Channel
+        var busy = false
+        var idleSince: ContinuousClock.Instant
+    }
+
     private struct State {
-        var channels: [ObjectIdentifier: any Channel] = [:]
+        var entries: [ObjectIdentifier: Entry] = [:]
         var isQuiescing = false
     }
 
@@ -117,17 +128,39 @@ final class OpenConnections: Sendable {
         self.limit = limit
     }
 
-    /// Adds `channel`; false if the limit is reached or shutdown has begun (the caller closes it).
-    func insert(_ channel: any Channel) -> Bool {
+    /// Adds `channel`, closing the connection idle longest if the limit is reached; false if
+    /// every connection is busy or shutdown has begun (the caller closes `channel`).
+    func insert(_ channel: any Channel, now: ContinuousClock.Instant = .now) -> Bool {
+        let (admitted, evicted): (Bool, (any Channel)?) = state.withLock { state in
+            guard !state.isQuiescing else { return (false, nil) }
+            var evicted: (any Channel)?
+            if state.entries.count >= limit {
+                guard
+                    let idlest = state.entries.filter({ !$0.value.busy }).min(by: {
+                        $0.value.idleSince < $1.value.idleSince
+                    })
+                else { return (false, nil) }
+                evicted = idlest.value.channel
+                state.entries[idlest.key] = nil
+            }
+            state.entries[ObjectIdentifier(channel)] = Entry(channel: channel, idleSince: now)
+            return (true, evicted)
+        }
+        evicted?.close(promise: nil)
+        return admitted
+    }
+
+    /// Marks a connection as answering a request (busy) or waiting for the next one.
+    func setBusy(_ channel: any Channel, _ busy: Bool) {
         state.withLock { state in
-            guard !state.isQuiescing, state.channels.count < limit else { return false }
-            state.channels[ObjectIdentifier(channel)] = channel
-            return true
+            let key = ObjectIdentifier(channel)
+            state.entries[key]?.busy = busy
+            if !busy { state.entries[key]?.idleSince = .now }
         }
     }
 
     func remove(_ channel: any Channel) {
-        _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
+        _ = state.withLock { $0.entries.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     /// Refuses new connections and asks each open one to close once its current request (if
@@ -135,7 +168,7 @@ final class OpenConnections: Sendable {
     func quiesceAll() {
         let channels = state.withLock { state in
             state.isQuiescing = true
-            return Array(state.channels.values)
+            return state.entries.values.map(\.channel)
         }
         for channel in channels {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())

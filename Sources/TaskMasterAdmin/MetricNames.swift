@@ -6,6 +6,8 @@ enum MetricNames {
     static let queueDepth = "taskmaster_queue_depth"
     static let queueInFlight = "taskmaster_queue_in_flight"
     static let queueMaxSize = "taskmaster_queue_max_size"
+    static let queueBytes = "taskmaster_queue_bytes"
+    static let queueMaxBytes = "taskmaster_queue_max_bytes"
     static let queueWaitingConsumers = "taskmaster_queue_waiting_consumers"
     static let queueWaitingProducers = "taskmaster_queue_waiting_producers"
 
@@ -20,6 +22,8 @@ enum MetricNames {
     static let authenticationFailures = "taskmaster_authentication_failures_total"
     static let receivedBytes = "taskmaster_received_bytes_total"
     static let sentBytes = "taskmaster_sent_bytes_total"
+    static let memoryUsed = "taskmaster_memory_used_bytes"
+    static let memoryLimit = "taskmaster_memory_limit_bytes"
 
     static let taskLatency = "taskmaster_task_latency_seconds"
 
@@ -28,6 +32,8 @@ enum MetricNames {
         queueDepth: "Tasks waiting in the queue to be delivered.",
         queueInFlight: "Tasks delivered to a consumer and not yet acknowledged.",
         queueMaxSize: "Capacity of the queue (0 = unbounded).",
+        queueBytes: "Payload bytes of the tasks waiting in the queue.",
+        queueMaxBytes: "Capacity of the queue in payload bytes (0 = bounded by the memory limit only).",
         queueWaitingConsumers: "Gets waiting for a task.",
         queueWaitingProducers: "Puts waiting for room in the queue.",
         queuePut: "Tasks put into the queue.",
@@ -40,6 +46,8 @@ enum MetricNames {
         authenticationFailures: "Failed handshakes.",
         receivedBytes: "Bytes read from client connections.",
         sentBytes: "Bytes written to client connections.",
+        memoryUsed: "What the master holds against its memory limit.",
+        memoryLimit: "The master's memory limit (max_memory).",
         taskLatency: "Seconds from a task's put to its acknowledgement or completion.",
     ]
 }

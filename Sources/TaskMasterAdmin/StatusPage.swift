@@ -3,7 +3,8 @@
 ///
 /// Stable hooks for tests and scripts: `#status[data-state]` (`connecting`, `live`, `error`) with
 /// `data-polls` (successful polls so far); summary numbers `#total-depth`, `#total-in-flight`,
-/// `#put-rate`, `#ack-rate`, `#client-count`, `#auth-failures`, `#uptime`; one
+/// `#put-rate`, `#ack-rate`, `#client-count`, `#auth-failures`, `#memory-used` (with
+/// `#memory-limit`), `#uptime`; one
 /// `#queues tr[data-queue]` per queue and one `#clients tr[data-client-id]` per client, whose
 /// cells carry `data-field` (the JSON field or rate name) and `data-value` (the raw number);
 /// `#js-errors` collects script errors (empty when there were none).
@@ -122,6 +123,10 @@ enum StatusPage {
               <div class="label">Auth failures</div><div class="value" id="auth-failures">–</div>
             </div>
             <div class="card">
+              <div class="label">Memory held</div><div class="value" id="memory-used">–</div>
+              <div class="sub">of <span id="memory-limit">–</span> (max_memory)</div>
+            </div>
+            <div class="card">
               <div class="label">Network</div>
               <div class="value net"><span id="network-in">–</span> in<br><span id="network-out">–</span> out</div>
               <div class="sub" id="network-total"></div>
@@ -156,7 +161,7 @@ enum StatusPage {
             <div class="scroll">
               <table id="queues">
                 <thead><tr>
-                  <th>Queue</th><th>Queued</th><th>In flight</th><th>Max</th><th>Waiting gets</th>
+                  <th>Queue</th><th>Queued</th><th>Bytes</th><th>In flight</th><th>Max</th><th>Waiting gets</th>
                   <th>Put/s</th><th>Delivered/s</th><th>Acked/s</th><th>Put</th><th>Acked</th>
                   <th>Nacked</th><th>Redelivered</th><th>Dead</th>
                 </tr></thead>
@@ -280,6 +285,9 @@ enum StatusPage {
               Object.keys(kinds).sort().map((k) => kinds[k] + " " + k).join(" · ");
             setNumber($("auth-failures"), stats.authentication_failures, count(stats.authentication_failures));
             $("auth-failures").classList.toggle("bad", stats.authentication_failures > 0);
+            setNumber($("memory-used"), stats.memory_used_bytes, bytes(stats.memory_used_bytes));
+            setNumber($("memory-limit"), stats.memory_limit_bytes, bytes(stats.memory_limit_bytes));
+            $("memory-used").classList.toggle("bad", stats.memory_used_bytes >= stats.memory_limit_bytes * 0.9);
             const inRate = perSecond(now, then, (s) => s.bytesIn);
             const outRate = perSecond(now, then, (s) => s.bytesOut);
             $("network-in").textContent = inRate == null ? "–" : bytes(inRate) + "/s";
@@ -307,6 +315,7 @@ enum StatusPage {
               });
               cell(row, "name", undefined, q.name, "text");
               cell(row, "depth", q.depth, count(q.depth));
+              cell(row, "bytes", q.bytes, bytes(q.bytes));
               cell(row, "in_flight", q.in_flight, count(q.in_flight));
               cell(row, "max_size", q.max_size, q.max_size > 0 ? count(q.max_size) : "∞");
               cell(row, "waiting_consumers", q.waiting_consumers, count(q.waiting_consumers));

@@ -9,6 +9,7 @@ struct MasterStatus: StatusSource {
     let registry: ConnectionRegistry
     let authFailures: AuthFailureTracker
     let traffic: TrafficCounters
+    let budget: MemoryBudget
     let startedAt: ContinuousClock.Instant
 
     func statusSnapshot() async -> StatusSnapshot {
@@ -37,7 +38,9 @@ struct MasterStatus: StatusSource {
             clients: clients,
             authenticationFailures: UInt64(authFailures.total),
             bytesIn: traffic.received.load(ordering: .relaxed),
-            bytesOut: traffic.sent.load(ordering: .relaxed)
+            bytesOut: traffic.sent.load(ordering: .relaxed),
+            memoryUsedBytes: UInt64(clamping: budget.used),
+            memoryLimitBytes: UInt64(clamping: budget.limit)
         )
     }
 }

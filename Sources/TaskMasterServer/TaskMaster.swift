@@ -81,6 +81,7 @@ public struct TaskMaster: Sendable {
             registry: registry,
             authFailures: authFailures,
             traffic: traffic,
+            budget: budget,
             startedAt: .now
         )
         let stopSignal = StopSignal()

@@ -7,6 +7,10 @@ public struct QueueStatus: Sendable, Codable, Hashable {
     public var inFlight: Int
     /// Capacity; 0 means unbounded.
     public var maxSize: Int
+    /// Payload bytes of the tasks waiting to be delivered.
+    public var bytes: Int
+    /// Capacity in payload bytes; 0 means bounded only by the master's memory limit.
+    public var maxBytes: Int
     /// Gets waiting for an item.
     public var waitingConsumers: Int
     /// Puts waiting for room.
@@ -25,6 +29,8 @@ public struct QueueStatus: Sendable, Codable, Hashable {
         depth: Int = 0,
         inFlight: Int = 0,
         maxSize: Int = 0,
+        bytes: Int = 0,
+        maxBytes: Int = 0,
         waitingConsumers: Int = 0,
         waitingProducers: Int = 0,
         totalPut: UInt64 = 0,
@@ -38,6 +44,8 @@ public struct QueueStatus: Sendable, Codable, Hashable {
         self.depth = depth
         self.inFlight = inFlight
         self.maxSize = maxSize
+        self.bytes = bytes
+        self.maxBytes = maxBytes
         self.waitingConsumers = waitingConsumers
         self.waitingProducers = waitingProducers
         self.totalPut = totalPut
@@ -53,6 +61,8 @@ public struct QueueStatus: Sendable, Codable, Hashable {
         case depth
         case inFlight = "in_flight"
         case maxSize = "max_size"
+        case bytes
+        case maxBytes = "max_bytes"
         case waitingConsumers = "waiting_consumers"
         case waitingProducers = "waiting_producers"
         case totalPut = "total_put"

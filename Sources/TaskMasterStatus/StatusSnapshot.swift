@@ -16,6 +16,11 @@ public struct StatusSnapshot: Sendable, Codable, Hashable {
     public var bytesIn: UInt64
     /// Bytes written to client connections since the master started.
     public var bytesOut: UInt64
+    /// What the master holds against its memory limit now: queued and leased payloads with
+    /// their bookkeeping.
+    public var memoryUsedBytes: UInt64
+    /// The master's memory limit (`max_memory`).
+    public var memoryLimitBytes: UInt64
 
     public init(
         uptimeSeconds: Double,
@@ -23,7 +28,9 @@ public struct StatusSnapshot: Sendable, Codable, Hashable {
         clients: [ClientStatus] = [],
         authenticationFailures: UInt64 = 0,
         bytesIn: UInt64 = 0,
-        bytesOut: UInt64 = 0
+        bytesOut: UInt64 = 0,
+        memoryUsedBytes: UInt64 = 0,
+        memoryLimitBytes: UInt64 = 0
     ) {
         self.uptimeSeconds = uptimeSeconds
         self.queues = queues
@@ -31,6 +38,8 @@ public struct StatusSnapshot: Sendable, Codable, Hashable {
         self.authenticationFailures = authenticationFailures
         self.bytesIn = bytesIn
         self.bytesOut = bytesOut
+        self.memoryUsedBytes = memoryUsedBytes
+        self.memoryLimitBytes = memoryLimitBytes
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -40,6 +49,8 @@ public struct StatusSnapshot: Sendable, Codable, Hashable {
         case authenticationFailures = "authentication_failures"
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
+        case memoryUsedBytes = "memory_used_bytes"
+        case memoryLimitBytes = "memory_limit_bytes"
     }
 
     /// The JSON keys of the document, of each queue and of each client (for docs and tests).

@@ -57,14 +57,14 @@ import Testing
         try await MasterProcess.with(arguments: ["--max-frame-bytes", "4096"]) { master in
             // Raw garbage instead of a handshake answer.
             let garbage = try RawConnection(port: master.port)
-            _ = try garbage.readFrame()  // the challenge
+            _ = try await garbage.readFrame()  // the challenge
             try garbage.send(Array(repeating: 0xEE, count: 64))
-            #expect(try garbage.readToEnd().count < 64)  // #FAILURE# then close
+            #expect(try await garbage.readToEnd().count < 64)  // #FAILURE# then close
             // A 2 GiB frame announced during the handshake: refused at the header.
             let huge = try RawConnection(port: master.port)
-            _ = try huge.readFrame()
+            _ = try await huge.readFrame()
             try huge.send([0x7F, 0xFF, 0xFF, 0xFF])
-            #expect(try huge.readToEnd().isEmpty)
+            #expect(try await huge.readToEnd().isEmpty)
 
             // After authenticating, a frame over the configured limit gets an error and a close.
             try await TaskMasterConnection.withConnection(
@@ -95,9 +95,9 @@ import Testing
     @Test func aHandshakeThatNeverFinishesIsCutOff() async throws {
         try await MasterProcess.with(arguments: ["--handshake-timeout", "0.5"]) { master in
             let silent = try RawConnection(port: master.port)
-            _ = try silent.readFrame()
+            _ = try await silent.readFrame()
             let start = ContinuousClock.now
-            #expect(try silent.readToEnd().isEmpty)
+            #expect(try await silent.readToEnd().isEmpty)
             let waited = ContinuousClock.now - start
             #expect(waited >= .milliseconds(300) && waited < .seconds(5))
         }
@@ -127,20 +127,20 @@ import Testing
         try await MasterProcess.with { master in
             for frame: [UInt8] in [[1, 0x42, 0, 0, 0, 9], [9, 0x07, 0, 0, 0, 9], [1, 0x01, 0, 0, 0, 9, 0xFF]] {
                 let raw = try RawConnection(port: master.port)
-                try raw.authenticate(key: Array(master.authKey.utf8))
+                try await raw.authenticate(key: Array(master.authKey.utf8))
                 var hello = ByteBuffer()
                 Hello(name: "raw").encode(into: &hello)
                 try raw.sendFrame(Array(hello.readableBytesView))
-                _ = try raw.readFrame()
+                _ = try await raw.readFrame()
                 try raw.sendFrame(frame)
-                let reply = try Response(decoding: ByteBuffer(bytes: try raw.readFrame()))
+                let reply = try Response(decoding: ByteBuffer(bytes: try await raw.readFrame()))
                 #expect(reply.requestID == 9)
                 guard case .error(let error) = reply.message else {
                     Issue.record("expected an error, got \(reply)")
                     continue
                 }
                 #expect(!error.message.isEmpty)
-                #expect(try raw.readToEnd().isEmpty)  // closed
+                #expect(try await raw.readToEnd().isEmpty)  // closed
             }
             #expect(master.process.isRunning)
         }
@@ -152,13 +152,13 @@ import Testing
         let master = try await MasterProcess.start(arguments: ["--idle-timeout", "1"])
         let worker = try master.startWorker(["--heartbeat-interval", "0.3"])
         let raw = try RawConnection(port: master.port)
-        try raw.authenticate(key: Array(master.authKey.utf8))
+        try await raw.authenticate(key: Array(master.authKey.utf8))
         var hello = ByteBuffer()
         Hello(name: "silent").encode(into: &hello)
         try raw.sendFrame(Array(hello.readableBytesView))
-        _ = try raw.readFrame()
+        _ = try await raw.readFrame()
         let start = ContinuousClock.now
-        let reply = try Response(decoding: ByteBuffer(bytes: try raw.readFrame()))
+        let reply = try Response(decoding: ByteBuffer(bytes: try await raw.readFrame()))
         guard case .error(let error) = reply.message else {
             Issue.record("expected an error, got \(reply)")
             return
@@ -166,13 +166,24 @@ import Testing
         #expect(error.code == .idleTimeout)
         #expect(error.message.contains("idle_timeout"))
         #expect(ContinuousClock.now - start < .seconds(5))
-        #expect(try raw.readToEnd().isEmpty)
+        #expect(try await raw.readToEnd().isEmpty)
         try await Task.sleep(for: .seconds(1.5))
         let stats = try await master.stats()
         #expect(stats.clients.contains { $0.name.hasPrefix("task-worker") })
         worker.signal(SIGTERM)
         #expect(await worker.waitForExit(within: .seconds(20)) == 0)
         await master.stop()
+    }
+
+    @Test func aClientSilentAfterItsHandshakeIsClosedAtTheIdleTimeout() async throws {
+        try await MasterProcess.with(arguments: ["--idle-timeout", "1"]) { master in
+            let raw = try RawConnection(port: master.port)
+            try await raw.authenticate(key: Array(master.authKey.utf8))
+            let start = ContinuousClock.now
+            // No hello, nothing: no session ever starts, and the connection is closed all the same.
+            #expect(try await raw.readToEnd().isEmpty)
+            #expect(ContinuousClock.now - start < .seconds(8))
+        }
     }
 
     @Test func aClientThatReadsNoRepliesIsClosedOnceItsBufferStaysFull() async throws {
@@ -189,11 +200,11 @@ import Testing
             _ = try await client.put(items, into: "big")
         }
         let raw = try RawConnection(port: master.port, timeout: .seconds(5))
-        try raw.authenticate(key: Array(master.authKey.utf8))
+        try await raw.authenticate(key: Array(master.authKey.utf8))
         var hello = ByteBuffer()
         Hello(name: "deaf").encode(into: &hello)
         try raw.sendFrame(Array(hello.readableBytesView))
-        _ = try raw.readFrame()
+        _ = try await raw.readFrame()
         var request = ByteBuffer()
         Request(id: 1, .peek(queue: "big", maxItems: 8)).encode(into: &request)
         let frame = Array(FrameEncoder.frame(Array(request.readableBytesView)).readableBytesView)
@@ -219,13 +230,13 @@ import Testing
         let master = try await MasterProcess.start()
         for _ in 0..<8 {
             let raw = try RawConnection(port: master.port)
-            _ = try raw.readFrame()
+            _ = try await raw.readFrame()
             try raw.sendFrame(Array(repeating: 0, count: 16))  // a wrong answer
-            _ = try? raw.readToEnd()
+            _ = try? await raw.readToEnd()
         }
         let raw = try RawConnection(port: master.port)
         let start = ContinuousClock.now
-        _ = try raw.readFrame()  // the challenge comes, but late
+        _ = try await raw.readFrame()  // the challenge comes, but late
         #expect(ContinuousClock.now - start >= .milliseconds(300))
         // A client with the right key still gets in (slowly).
         let ping = try await master.ctl(["ping"])

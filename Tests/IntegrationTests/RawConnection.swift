@@ -2,8 +2,9 @@ import Foundation
 import TaskWire
 import TestSupport
 
-/// A blocking loopback socket with a receive timeout, for sending bytes no well-behaved
-/// client would send.
+/// A loopback socket with a receive timeout, for sending bytes no well-behaved client would
+/// send. Its reads block, so they run on a dispatch queue: a test blocking one of the few
+/// Swift concurrency threads stalls every other test running meanwhile.
 final class RawConnection: Sendable {
     private let fd: Int32
 
@@ -40,8 +41,19 @@ final class RawConnection: Sendable {
         return buffer
     }
 
+    /// Runs blocking socket work off the Swift concurrency threads.
+    private func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
     /// One frame's payload.
-    func readFrame() throws -> [UInt8] {
+    func readFrame() async throws -> [UInt8] {
+        try await offThePool { try self.readFrameNow() }
+    }
+
+    private func readFrameNow() throws -> [UInt8] {
         guard let header = try read(4) else { throw TestFailure("connection closed before a frame") }
         let length = Int(UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3]))
         guard let payload = try read(length) else { throw TestFailure("connection closed inside a frame") }
@@ -49,7 +61,11 @@ final class RawConnection: Sendable {
     }
 
     /// Everything until the peer closes (bounded by the receive timeout).
-    func readToEnd() throws -> [UInt8] {
+    func readToEnd() async throws -> [UInt8] {
+        try await offThePool { try self.readToEndNow() }
+    }
+
+    private func readToEndNow() throws -> [UInt8] {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -64,7 +80,11 @@ final class RawConnection: Sendable {
     }
 
     /// Runs the client side of the handshake.
-    func authenticate(key: [UInt8]) throws {
+    func authenticate(key: [UInt8]) async throws {
+        try await offThePool { try self.authenticateNow(key: key) }
+    }
+
+    private func authenticateNow(key: [UInt8]) throws {
         var machine = HandshakeStateMachine(
             role: .client,
             key: AuthKey(bytes: key)!,
@@ -72,7 +92,7 @@ final class RawConnection: Sendable {
         )
         _ = machine.start()
         while true {
-            switch machine.frameReceived(try readFrame()) {
+            switch machine.frameReceived(try readFrameNow()) {
             case .send(let bytes): try sendFrame(bytes)
             case .sendAndSucceed(let bytes):
                 try sendFrame(bytes)

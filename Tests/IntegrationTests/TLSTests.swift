@@ -54,7 +54,7 @@ struct TLSFixture {
 
         // A client that does not speak TLS gets no challenge in the clear, and fails.
         let raw = try RawConnection(port: master.port, timeout: .seconds(1))
-        #expect(throws: (any Error).self) { _ = try raw.readFrame() }
+        await #expect(throws: (any Error).self) { _ = try await raw.readFrame() }
         let plain = try await master.ctl(["ping"])
         #expect(plain.status == 2)
         // A client that trusts another CA refuses the master.

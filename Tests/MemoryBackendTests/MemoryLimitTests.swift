@@ -1,5 +1,6 @@
 import MemoryBackend
 import QueueBackend
+import Synchronization
 import Testing
 
 /// The memory limit: puts wait for room and then fail naming it; gets, acks and completions
@@ -67,4 +68,38 @@ import Testing
         }
         _ = try await backend.put([task(600)], into: "other")
     }
+}
+
+/// The log hears of the memory limit once per episode: when puts start waiting, and when none do.
+@Suite struct MemoryLimitEpisodeTests {
+    @Test func theLimitIsReportedOncePerEpisode() async throws {
+        let reports = ReportLog()
+        let budget = MemoryBudget(limit: 10_000)
+        let backend = try MemoryBackend(budget: budget, onMemoryLimit: { reports.append($0) })
+        try await withWaitTimer(backend) {
+            _ = try await backend.put([NewTask(payload: [UInt8](repeating: 1, count: 8000))], into: "a")
+            let waiting = (0..<3).map { index in
+                Task {
+                    try await backend.put(
+                        [NewTask(payload: [UInt8](repeating: 2, count: 3000))],
+                        into: "b\(index)",
+                        wait: .upTo(.seconds(10)),
+                        consumer: ConsumerID(index + 1)
+                    )
+                }
+            }
+            try await waitUntil(within: .seconds(30)) { reports.values == [true] }
+            let got = try await backend.get(from: "a", maxItems: 1, consumer: 9)
+            try await backend.ack(got.map(\.id), in: "a", consumer: 9)
+            for put in waiting { _ = try await put.value }
+            try await waitUntil(within: .seconds(30)) { reports.values == [true, false] }
+        }
+    }
+}
+
+/// What the memory-limit callback was told, in order.
+private final class ReportLog: Sendable {
+    private let state = Mutex<[Bool]>([])
+    func append(_ value: Bool) { state.withLock { $0.append(value) } }
+    var values: [Bool] { state.withLock { $0 } }
 }

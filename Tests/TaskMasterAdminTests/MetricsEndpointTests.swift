@@ -23,6 +23,10 @@ struct MetricsEndpointTests {
             "taskmaster_queue_depth": "gauge",
             "taskmaster_queue_in_flight": "gauge",
             "taskmaster_queue_max_size": "gauge",
+            "taskmaster_queue_bytes": "gauge",
+            "taskmaster_queue_max_bytes": "gauge",
+            "taskmaster_memory_used_bytes": "gauge",
+            "taskmaster_memory_limit_bytes": "gauge",
             "taskmaster_queue_waiting_consumers": "gauge",
             "taskmaster_queue_waiting_producers": "gauge",
             "taskmaster_queue_put_total": "counter",
@@ -183,5 +187,29 @@ struct MetricsEndpointTests {
         #expect(throws: AdminTestFailure.self) { try PrometheusText(parsing: "# TYPE x gauge\nx one\n") }
         #expect(throws: AdminTestFailure.self) { try PrometheusText(parsing: "# TYPE x gauge\nx 1\nx 2\n") }
         #expect(throws: Never.self) { try PrometheusText(parsing: "# HELP x h\n# TYPE x gauge\nx{a=\"\\\"\"} 1\n") }
+    }
+
+    @Test("a scrape costs time linear in the number of queues")
+    func manyQueues() async throws {
+        func scrapeTime(_ queues: Int) async throws -> Duration {
+            let snapshot = StatusSnapshot(
+                uptimeSeconds: 1,
+                queues: (0..<queues).map { QueueStatus(name: "queue-\($0)", depth: $0, totalPut: UInt64($0)) }
+            )
+            let server = try await RunningAdminServer.start(source: FakeStatusSource(snapshot))
+            let start = ContinuousClock.now
+            let response = try await server.fetch("/metrics")
+            let elapsed = ContinuousClock.now - start
+            try await server.stop()
+            #expect(response.status == 200)
+            let metrics = try PrometheusText(parsing: response.text)
+            #expect(metrics.value("taskmaster_queue_depth", ["queue": "queue-\(queues - 1)"]) == Double(queues - 1))
+            return elapsed
+        }
+        let small = try await scrapeTime(2_500)
+        let large = try await scrapeTime(10_000)
+        // Quadratic would be 16 times as long; linear about 4, plus noise.
+        #expect(large < small * 8 + .milliseconds(500), "2,500 queues: \(small), 10,000 queues: \(large)")
+        #expect(large < .seconds(5))
     }
 }

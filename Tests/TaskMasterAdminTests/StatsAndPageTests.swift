@@ -17,7 +17,10 @@ struct StatsAndPageTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
         #expect(
             Set(object.keys)
-                == ["uptime_seconds", "queues", "clients", "authentication_failures", "bytes_in", "bytes_out"]
+                == [
+                    "uptime_seconds", "queues", "clients", "authentication_failures", "bytes_in", "bytes_out",
+                    "memory_used_bytes", "memory_limit_bytes",
+                ]
         )
         #expect(object["uptime_seconds"] as? Double == 3725.5)
         #expect(object["authentication_failures"] as? Int == 4)
@@ -27,8 +30,8 @@ struct StatsAndPageTests {
         let queues = try #require(object["queues"] as? [[String: Any]])
         #expect(queues.map { $0["name"] as? String } == ["task", "result", Samples.oddQueue])
         let queueKeys: Set<String> = [
-            "name", "depth", "in_flight", "max_size", "waiting_consumers", "waiting_producers", "total_put",
-            "total_delivered", "total_acked", "total_nacked", "total_redelivered", "total_dead",
+            "name", "depth", "in_flight", "max_size", "bytes", "max_bytes", "waiting_consumers", "waiting_producers",
+            "total_put", "total_delivered", "total_acked", "total_nacked", "total_redelivered", "total_dead",
         ]
         for queue in queues { #expect(Set(queue.keys) == queueKeys) }
         #expect(queues[0]["depth"] as? Int == 42)

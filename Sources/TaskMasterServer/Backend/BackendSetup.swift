@@ -22,9 +22,25 @@ struct BackendSetup: Sendable {
         onDone: (@Sendable (String, Duration) -> Void)?
     ) throws -> BackendSetup {
         let limits = configuration.queueLimits
+        let limit = configuration.maxMemory
+        let onMemoryLimit: @Sendable (Bool) -> Void = { reached in
+            if reached {
+                logger.warning(
+                    "memory limit \(limit) reached (max_memory): puts wait for room; gets, acks and completions go on"
+                )
+            } else {
+                logger.notice("memory back under the limit: puts go in again")
+            }
+        }
         guard let directory = configuration.dataDirectory else {
             logger.notice("queues are kept in memory only (no --data-dir): queued tasks are lost when the master stops")
-            let backend = try MemoryBackend(limits: limits, budget: budget, clock: clock, onDone: onDone)
+            let backend = try MemoryBackend(
+                limits: limits,
+                budget: budget,
+                clock: clock,
+                onDone: onDone,
+                onMemoryLimit: onMemoryLimit
+            )
             return BackendSetup(backend: backend, services: backend.services)
         }
         let policy = configuration.syncPolicy
@@ -41,7 +57,8 @@ struct BackendSetup: Sendable {
                 journal: journal,
                 waitsForDurability: policy != .off,
                 restoring: restored,
-                onDone: onDone
+                onDone: onDone,
+                onMemoryLimit: onMemoryLimit
             )
             let writer = StoreWriter(
                 store: store,

@@ -150,6 +150,8 @@ struct ConnectionPipeline: Sendable {
             )
         case .connectionClosed:
             logger.debug("connection closed during the handshake")
+        case .idleTimeout:
+            logger.debug("closed: idle before its first request")
         default:
             let (log, suppressed) = throttle.admit("handshake: \(error.code)")
             guard log else { return }

@@ -20,7 +20,8 @@ enum ClientProtocol: Sendable, Hashable {
 /// `NIOTypedApplicationProtocolNegotiationHandler` does for ALPN).
 ///
 /// Until then it also hears how the handshake went: success marks the connection
-/// authenticated, failure is reported.
+/// authenticated; a failure, or any other error before the first frame (an idle timeout), is
+/// reported and ends the connection.
 final class ProtocolNegotiationHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -78,7 +79,10 @@ final class ProtocolNegotiationHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Before the first frame no session can tell the peer anything: a failed handshake, an
+        // idle timeout, a stalled peer all end the connection here.
         if let error = error as? WireError { onHandshakeFailure(error) }
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -8,7 +8,10 @@ import TaskMasterStatus
 // See docs/PROTOCOL.md, "Statistics".
 extension StatusSnapshot {
     func encode(into buffer: inout ByteBuffer) {
-        buffer.writeWireCounters([UInt64(milliseconds: uptimeSeconds), authenticationFailures, bytesIn, bytesOut])
+        buffer.writeWireCounters([
+            UInt64(milliseconds: uptimeSeconds), authenticationFailures, bytesIn, bytesOut, memoryUsedBytes,
+            memoryLimitBytes,
+        ])
         buffer.writeInteger(UInt32(queues.count))
         for queue in queues {
             buffer.writeWireString(queue.name)
@@ -16,6 +19,7 @@ extension StatusSnapshot {
                 UInt64(clamping: queue.depth), UInt64(clamping: queue.inFlight), UInt64(clamping: queue.maxSize),
                 UInt64(clamping: queue.waitingConsumers), UInt64(clamping: queue.waitingProducers), queue.totalPut,
                 queue.totalDelivered, queue.totalAcked, queue.totalNacked, queue.totalRedelivered, queue.totalDead,
+                UInt64(clamping: queue.bytes), UInt64(clamping: queue.maxBytes),
             ])
         }
         buffer.writeInteger(UInt32(clients.count))
@@ -45,7 +49,9 @@ extension StatusSnapshot {
             uptimeSeconds: Double(milliseconds: total(0)),
             authenticationFailures: total(1),
             bytesIn: total(2),
-            bytesOut: total(3)
+            bytesOut: total(3),
+            memoryUsedBytes: total(4),
+            memoryLimitBytes: total(5)
         )
         let queueCount = try buffer.readWireCount("queues", minimumSize: 2 + 1)
         queues.reserveCapacity(queueCount)
@@ -69,6 +75,8 @@ extension StatusSnapshot {
                     totalDead: counter(10)
                 )
             )
+            queues[queues.count - 1].bytes = Int(clamping: counter(11))
+            queues[queues.count - 1].maxBytes = Int(clamping: counter(12))
         }
         let clientCount = try buffer.readWireCount("clients", minimumSize: 2 + 2 + 2 + 1 + 1)
         clients.reserveCapacity(clientCount)
