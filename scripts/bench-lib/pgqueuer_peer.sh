@@ -78,88 +78,12 @@ if [ ! -f "$sdist/tools/benchmark.py" ]; then
 fi
 
 # --- a throwaway cluster, unless one was given ----------------------------------------------
-datas=() dirs=()
-cleanup() {
-  local i data pid
-  for ((i = ${#datas[@]} - 1; i >= 0; i--)); do  # standby first
-    data="${datas[$i]}"
-    pid=$(head -1 "$data/postmaster.pid" 2>/dev/null) || continue
-    kill -INT "$pid" 2>/dev/null || continue  # fast shutdown
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  wait || true  # the runuser (or postgres) jobs, which end with their postmaster
-  for dir in "${dirs[@]}"; do rm -rf "$dir"; done
-}
-trap cleanup EXIT
-
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# start_postmaster DATA PORT: runs postgres in the background (so this shell, through runuser,
-# reaps it) and waits until postmaster.pid says ready or standby.
-start_postmaster() {
-  local data="$1" p="$2" status
-  datas+=("$data")
-  as_postgres "$bin/postgres" -D "$data" -p "$p" >>"$log" 2>&1 &
-  for _ in $(seq 300); do
-    status=$(sed -n 8p "$data/postmaster.pid" 2>/dev/null | tr -d ' ') || true
-    if [ "$status" = ready ] || [ "$status" = standby ]; then return 0; fi
-    sleep 0.1
-  done
-  say "postgres on $data did not start within 30 s (see $log)"
-  exit 1
-}
-
-# new_dir: a fresh directory the postgres user owns, in $dir (removed at exit).
-new_dir() {
-  dir=$(mktemp -d /tmp/taskmaster-pgqueuer-XXXXXX)
-  dirs+=("$dir")
-  chmod 755 "$dir"
-  if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
-}
-
+PG_LOG="$log"
+source scripts/bench-lib/pg-cluster.sh
 if [ -z "$port" ]; then
-  [ -n "$bin" ] || { say "no /usr/lib/postgresql/*/bin: install Debian's postgresql package"; exit 1; }
-  host=127.0.0.1
-  port=$(free_port)
-  new_dir
-  say "starting a throwaway cluster on $host:$port ($dir)"
-  as_postgres "$bin/initdb" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync -D "$dir/data" >>"$log" 2>&1
-  cat >>"$dir/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
-fsync = on
-synchronous_commit = on
-wal_level = replica
-max_wal_senders = 10
-max_replication_slots = 10
-EOF
-  start_postmaster "$dir/data" "$port"
-  "$bin/psql" -X -q -h "$host" -p "$port" -U postgres -d postgres -c "CREATE DATABASE \"$db\"" >>"$log" 2>&1
-  if [ "$standby" = 1 ]; then
-    standby_port=$(free_port)
-    new_dir
-    standby_dir="$dir"
-    say "making a synchronous standby on $host:$standby_port"
-    as_postgres "$bin/pg_basebackup" -h "$host" -p "$port" -U postgres -D "$standby_dir/data" \
-      -R -X stream -C -S bench_standby -c fast --no-sync >>"$log" 2>&1
-    # It names itself for the primary's synchronous_standby_names (the last setting wins;
-    # the primary has none yet, so the copy has none to remove).
-    echo "primary_conninfo = 'host=$host port=$port user=postgres application_name=bench_standby'" \
-      >>"$standby_dir/data/postgresql.auto.conf"
-    start_postmaster "$standby_dir/data" "$standby_port"
-    "$bin/psql" -X -q -h "$host" -p "$port" -U postgres -d postgres \
-      -c "ALTER SYSTEM SET synchronous_standby_names = '\"bench_standby\"'" -c "SELECT pg_reload_conf()" >>"$log" 2>&1
-    for i in $(seq 300); do
-      state=$("$bin/psql" -X -A -t -h "$host" -p "$port" -U postgres -d postgres \
-        -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_standby'")
-      [ "$state" = sync ] && break
-      [ "$i" = 300 ] && { say "the standby did not become synchronous within 30 s"; exit 1; }
-      sleep 0.1
-    done
-  fi
+  pg_cluster_start "$db"
+  host="$PG_HOST" port="$PG_PORT"
+  if [ "$standby" = 1 ]; then pg_cluster_sync_standby bench_standby; fi
 fi
 
 export PGHOST="$host" PGPORT="$port" PGUSER="${PGUSER:-postgres}" PGDATABASE="$db"
