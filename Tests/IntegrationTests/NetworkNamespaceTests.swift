@@ -9,6 +9,9 @@ enum Namespaces {
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
+    static let needs: Comment =
+        "needs root and iproute2 (ip netns) to make network namespaces; run as root after scripts/setup-system"
+
     /// Whether namespaces can be made here: tries to make and delete one.
     static let available: Bool = {
         guard let ip, geteuid() == 0 else { return false }
@@ -31,13 +34,11 @@ enum Namespaces {
 
 @Suite(
     .serialized,
-    .enabled(
-        if: Namespaces.available,
-        "needs root and iproute2 (ip netns) to make network namespaces; run as root after scripts/setup-system"
-    )
+    .enabled(if: Prerequisite.run(if: Namespaces.available), Namespaces.needs)
 )
 struct NetworkNamespaceTests {
     @Test func aWorkerCutOffMidBatchLosesNothing() async throws {
+        try Prerequisite.require(Namespaces.available, Namespaces.needs.rawValue)
         let ip = try #require(Namespaces.ip)
         let tag = String(getpid() % 100_000)
         let master = "tmm\(tag)"

@@ -1,16 +1,12 @@
 import Foundation
 import TaskMasterAdmin
+import TestSupport
 import Testing
 
 /// The status page in a real (headless) Chromium: its script runs, polls, and renders.
 @Suite(
     "status page in headless Chromium",
-    .enabled(
-        Comment(
-            rawValue: "needs Chromium: none found ($TASKMASTER_BROWSER, chromium or chromium-browser on PATH)"
-                + " and scripts/setup-browser could not install it (it needs root and apt-get)"
-        )
-    ) { await HeadlessBrowser.path() != nil }
+    .enabled(Comment(rawValue: HeadlessBrowser.needs)) { Prerequisite.run(if: await HeadlessBrowser.path() != nil) }
 )
 struct BrowserTests {
     /// Per poll of the page, queue `task` gets 7 puts and 5 acks and deliveries, the network

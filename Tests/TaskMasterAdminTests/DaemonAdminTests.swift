@@ -148,9 +148,7 @@ import Testing
     }
 
     @Test(
-        .enabled(Comment(rawValue: "needs Chromium (scripts/setup-browser installs it)")) {
-            await HeadlessBrowser.path() != nil
-        }
+        .enabled(Comment(rawValue: HeadlessBrowser.needs)) { Prerequisite.run(if: await HeadlessBrowser.path() != nil) }
     )
     func theStatusPageShowsTheDaemonsQueuesInABrowser() async throws {
         try await Self.afterABatch { fixture in

@@ -12,6 +12,11 @@ enum HeadlessBrowser {
 
     private static let locator = Locator()
 
+    /// What the browser tests need, for skip and failure messages.
+    static let needs =
+        "needs Chromium: none found ($TASKMASTER_BROWSER, chromium or chromium-browser on PATH)"
+        + " and scripts/setup-browser could not install it (it needs root and apt-get)"
+
     private actor Locator {
         private var result: String??
 
@@ -64,7 +69,10 @@ enum HeadlessBrowser {
         limit: Duration = .seconds(120),
         waitForStdout marker: String? = nil
     ) async throws -> Run {
-        guard let path = await path() else { throw AdminTestFailure("no browser") }
+        guard let path = await path() else {
+            try Prerequisite.require(false, needs)
+            throw AdminTestFailure(needs)
+        }
         let profile = FileManager.default.temporaryDirectory
             .appendingPathComponent("taskmaster-admin-browser-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: profile) }
