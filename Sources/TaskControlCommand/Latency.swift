@@ -6,8 +6,12 @@ struct Latency: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure single-task round trips: put one number, wait for its square, repeat.",
         discussion: """
-            Prints p50/p90/p99/max in microseconds (--json for one JSON object). Needs running workers.
-            Example: task-ctl latency --count 1000
+            Prints p50/p90/p99/max in microseconds (--json for one JSON object). Needs
+            running workers.
+
+            Examples:
+              task-ctl latency --count 1000
+              task-ctl latency --count 200 --warmup 20 --json
             """
     )
 

@@ -1,0 +1,17 @@
+import TaskWorkerRuntime
+
+/// The squaring job as a ``WorkerJob``: a task is a pickled integer of any size, its result
+/// the Python `str` `"n * n = r"`. A task that is not an integer fails with the result
+/// `"error: the task is a str, not an int; only integers can be squared"` (naming its type).
+public struct SquaringJob: WorkerJob {
+    public init() {}
+
+    public func result(for task: WorkerTask) throws -> [UInt8] {
+        let (payload, failed) = Square.result(forTask: task.payload)
+        guard failed else { return payload }
+        // Rare: the text again, for the log line.
+        let text = Square.outcome(forTask: task.payload).text
+        let reason = text.hasPrefix("error: ") ? String(text.dropFirst("error: ".count)) : text
+        throw WorkerError.taskFailed(reason, result: payload)
+    }
+}
