@@ -11,7 +11,7 @@ struct WordCountWorker: AsyncParsableCommand {
     func run() async throws {
         try await worker.run(program: "word-count-worker") { task in
             guard let text = try task.value().stringValue else {
-                throw WorkerError.taskFailed("the task is a \(try task.value().typeName), not a str")
+                throw WorkerError.taskFailed("expected a str, got a Python \(try task.value().typeName)")
             }
             return try PickleValue.int(text.split(whereSeparator: \.isWhitespace).count).pickled()
         }

@@ -20,6 +20,8 @@ enum ErrorLine {
             return "check the host name in --connect (or TASK_MASTER_ADDRESS)"
         case .connectFailed:
             return "check --connect (or TASK_MASTER_ADDRESS) and that task-master runs there"
+        case .handshakeFailed:
+            return "check that a task-master listens there, and that TLS is on at both ends or neither (--tls-ca)"
         default:
             return nil
         }
