@@ -260,7 +260,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TestSupport", "TaskMasterClient", "TaskWire", "Pickle", "SquaringJobs", "TaskMasterStatus",
-                "TaskMasterConfiguration",
+                "TaskMasterConfiguration", "TaskWorkerRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
