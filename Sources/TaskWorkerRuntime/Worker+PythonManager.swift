@@ -29,7 +29,7 @@ extension Worker {
         var index = 0
         var failuresInRound = 0
 
-        while !progress.isStopping, !Task.isShuttingDownGracefully {
+        while !progress.isStopping, !Task.isShuttingDownGracefully, !Task.isCancelled {
             let client = clients[index]
             let master = "\(client.host):\(client.port)"
             do {
@@ -60,7 +60,7 @@ extension Worker {
                 logger.critical("\(error); use the master's authkey", metadata: ["master": "\(master)"])
                 throw error
             } catch {
-                if progress.isStopping || Task.isShuttingDownGracefully { break }
+                if progress.isStopping || Task.isShuttingDownGracefully || Task.isCancelled { break }
                 failedAttempts += 1
                 failuresInRound += 1
                 index = (index + 1) % clients.count

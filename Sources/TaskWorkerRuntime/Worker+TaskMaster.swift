@@ -12,7 +12,7 @@ extension Worker {
         var backoff = Backoff(maximum: max(configuration.maxBackoff, .milliseconds(100)))
         var failedAttempts = 0
 
-        while !progress.isStopping, !Task.isShuttingDownGracefully {
+        while !progress.isStopping, !Task.isShuttingDownGracefully, !Task.isCancelled {
             var connected = false
             do {
                 try await masters.withConnection { master in
@@ -40,7 +40,7 @@ extension Worker {
                 logger.critical("\(error); use the master's authkey", metadata: ["master": "\(addresses)"])
                 throw error
             } catch {
-                if progress.isStopping || Task.isShuttingDownGracefully { break }
+                if progress.isStopping || Task.isShuttingDownGracefully || Task.isCancelled { break }
                 failedAttempts += 1
                 let pause = backoff.next()
                 let what = connected ? "lost the master" : "master unreachable"

@@ -59,7 +59,8 @@ public struct Worker<Job: WorkerJob>: Service {
         logger.info(
             "\(logger.label) stopped",
             metadata: [
-                "reason": "\(Task.isShuttingDownGracefully ? "asked to stop" : progress.stopReason)",
+                "reason":
+                    "\(Task.isShuttingDownGracefully || Task.isCancelled ? "asked to stop" : progress.stopReason)",
                 "tasks_done": "\(done)", "tasks_failed": "\(failed)",
             ]
         )
