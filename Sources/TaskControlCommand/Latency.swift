@@ -41,7 +41,8 @@ struct Latency: AsyncParsableCommand {
                 let start = ContinuousClock.now
                 let summary = try await batch.run(on: master)
                 guard summary.succeeded else {
-                    printError("task-ctl: round trip \(round) failed: \(summary)")
+                    let what = summary.wrong > 0 ? "got a wrong square" : "got no square within 30 s"
+                    printError("task-ctl: round trip \(round + 1) \(what); check that task-workers are running")
                     throw ExitCode(1)
                 }
                 if round >= warmup { samples.append(ContinuousClock.now - start) }
