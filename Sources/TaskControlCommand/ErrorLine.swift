@@ -13,6 +13,12 @@ enum ErrorLine {
     }
 
     private static func hint(_ error: ClientError) -> String? {
+        if let reason = error.reason, reason.contains("TLS") {
+            if reason.contains("certificate verify failed") {
+                return "check that --tls-ca holds the CA that signed the master's certificate"
+            }
+            return reason.contains("(check") ? nil : "check --tls-ca, --tls-cert and --tls-key"
+        }
         switch error.code {
         case .authenticationFailed:
             return "use the master's authkey (TASK_AUTHKEY or --authkey-file)"
