@@ -14,4 +14,10 @@ public struct SquaringJob: WorkerJob {
         let reason = text.hasPrefix("error: ") ? String(text.dropFirst("error: ".count)) : text
         throw WorkerError.taskFailed(reason, result: payload)
     }
+
+    /// A batch in one synchronous pass: squaring takes well under a microsecond, less than an
+    /// `await` per task would.
+    public func results(for tasks: [WorkerTask]) -> [Result<[UInt8], any Error>] {
+        tasks.map { task in Result { try result(for: task) } }
+    }
 }

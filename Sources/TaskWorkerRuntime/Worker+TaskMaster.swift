@@ -1,4 +1,5 @@
 import Logging
+import Pickle
 import ServiceLifecycle
 import TaskMasterClient
 import TaskWire
@@ -112,16 +113,23 @@ extension Worker {
             var results: [NewItem] = []
             results.reserveCapacity(tasks.count)
             var failed = 0
-            for task in tasks {
-                let outcome = await JobOutcome.of(
-                    job,
-                    for: WorkerTask(id: task.id, attempt: Int(task.attempt), payload: task.payload)
-                )
+            // One call per batch: no await per task for a job that needs none.
+            let answers = await job.results(
+                for: tasks.map { WorkerTask(id: $0.id, attempt: Int($0.attempt), payload: $0.payload) }
+            )
+            for (task, answer) in zip(tasks, answers) {
+                let outcome = JobOutcome.of(answer)
                 if let failure = outcome.failure {
                     failed += 1
                     logFailure(failure, task: task.id)
                 }
                 results.append(NewItem(payload: outcome.payload, reference: task.id))
+            }
+            // A job that answered for fewer tasks than it was given fails the rest.
+            for task in tasks.dropFirst(answers.count) {
+                failed += 1
+                logFailure("the job gave no result for it", task: task.id)
+                results.append(NewItem(payload: PickleWriter.pickle(string: "error: no result"), reference: task.id))
             }
             // Not cancelled by shutdown: what is in hand is finished and acknowledged.
             let outcome = try await master.complete(

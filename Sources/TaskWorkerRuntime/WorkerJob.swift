@@ -26,6 +26,29 @@ public protocol WorkerJob: Sendable {
     /// The result payload for `task`. Called for many tasks at once (one per lane, see
     /// `concurrency`), each task once per delivery.
     func result(for task: WorkerTask) async throws -> [UInt8]
+
+    /// The results of a batch of tasks as the worker took them, in their order: each a result
+    /// payload, or the error that failed its task.
+    ///
+    /// The worker calls this once per batch. The default calls ``result(for:)`` for each task
+    /// in turn. Implement it to do a batch at once (one query for all its tasks, say), or to
+    /// spare a fast synchronous job an `await` per task.
+    func results(for tasks: [WorkerTask]) async -> [Result<[UInt8], any Error>]
+}
+
+extension WorkerJob {
+    public func results(for tasks: [WorkerTask]) async -> [Result<[UInt8], any Error>] {
+        var results: [Result<[UInt8], any Error>] = []
+        results.reserveCapacity(tasks.count)
+        for task in tasks {
+            do {
+                results.append(.success(try await result(for: task)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
 }
 
 /// A job given as a function from task to result payload.
@@ -77,12 +100,27 @@ struct JobOutcome {
     static func of<Job: WorkerJob>(_ job: Job, for task: WorkerTask) async -> JobOutcome {
         do {
             return JobOutcome(payload: try await job.result(for: task), failure: nil)
-        } catch let error as WorkerError {
+        } catch {
+            return failed(error)
+        }
+    }
+
+    /// What a job's answer for one task becomes.
+    static func of(_ result: Result<[UInt8], any Error>) -> JobOutcome {
+        switch result {
+        case .success(let payload): return JobOutcome(payload: payload, failure: nil)
+        case .failure(let error): return failed(error)
+        }
+    }
+
+    /// The failed result for `error`: the payload a ``WorkerError`` carries, or its reason as
+    /// the Python str `"error: <reason>"`.
+    private static func failed(_ error: any Error) -> JobOutcome {
+        if let error = error as? WorkerError {
             let payload = error.result ?? PickleWriter.pickle(string: "error: \(error.message)")
             return JobOutcome(payload: payload, failure: error.message)
-        } catch {
-            let reason = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
-            return JobOutcome(payload: PickleWriter.pickle(string: "error: \(reason)"), failure: reason)
         }
+        let reason = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return JobOutcome(payload: PickleWriter.pickle(string: "error: \(reason)"), failure: reason)
     }
 }

@@ -46,3 +46,21 @@ import Testing
         #expect(unread.failure != nil)
     }
 }
+
+/// A job's batch call: by default its per-task answers in order, failures included.
+@Suite struct JobBatchTests {
+    @Test func byDefaultABatchIsEachTaskInTurnWithItsFailure() async throws {
+        let job = JobFunction { task in
+            guard let n = try task.value().integerValue, n > 0 else { throw WorkerError.taskFailed("not positive") }
+            return try PickleValue.integer(n * 2).pickled()
+        }
+        let tasks = try [3, -1, 5].map { WorkerTask(id: nil, attempt: 1, payload: try PickleValue.int($0).pickled()) }
+        let outcomes = await job.results(for: tasks).map(JobOutcome.of)
+        #expect(
+            try outcomes.map { try PickleValue(pickle: $0.payload) } == [
+                .int(6), .string("error: not positive"), .int(10),
+            ]
+        )
+        #expect(outcomes.map(\.failure) == [nil, "not positive", nil])
+    }
+}
