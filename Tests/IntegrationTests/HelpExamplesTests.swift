@@ -183,7 +183,14 @@ import Testing
         }
         #expect(results >= 50, "the worker squared \(results) of 50 numbers")
 
+        // jq, for task-ctl stats' example: a prerequisite (scripts/setup-system installs it).
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let hasJQ = path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/jq") }
         for example in examples {
+            if example.text.contains("| jq"), !hasJQ {
+                try Prerequisite.require(!Prerequisite.isCI, "jq (apt-get install jq), for the example \(example)")
+                continue
+            }
             if let problem = try await run(example, on: stage) {
                 Issue.record("the example \(example) fails: \(problem)")
             }
