@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Pickle
 import ServiceLifecycle
 import TaskMasterClient
@@ -149,8 +150,8 @@ extension Worker {
     /// Runs the job on each task of a batch: the ids to acknowledge, a result for each, and
     /// how many failed.
     private func run(_ tasks: [Delivery]) async -> (ids: [TaskID], results: [NewItem], failed: Int) {
-        var results: [NewItem] = []
-        results.reserveCapacity(tasks.count)
+        var payloads: [[UInt8]] = []
+        payloads.reserveCapacity(tasks.count)
         var failed = 0
         // One call per batch: no await per task for a job that needs none.
         let answers = await job.results(
@@ -162,13 +163,21 @@ extension Worker {
                 failed += 1
                 logFailure(failure, task: task.id)
             }
-            results.append(NewItem(payload: outcome.payload, reference: task.id))
+            payloads.append(outcome.payload)
         }
         // A job that answered for fewer tasks than it was given fails the rest.
         for task in tasks.dropFirst(answers.count) {
             failed += 1
             logFailure("the job gave no result for it", task: task.id)
-            results.append(NewItem(payload: PickleWriter.pickle(string: "error: no result"), reference: task.id))
+            payloads.append(PickleWriter.pickle(string: "error: no result"))
+        }
+        // The results as slices of one buffer, written whole before any is sliced off.
+        var buffer = ByteBufferAllocator().buffer(capacity: payloads.reduce(0) { $0 + $1.count })
+        for payload in payloads { buffer.writeBytes(payload) }
+        var start = 0
+        let results = zip(tasks, payloads).map { task, payload in
+            defer { start += payload.count }
+            return NewItem(payload: buffer.getSlice(at: start, length: payload.count)!, reference: task.id)
         }
         return (tasks.map(\.id), results, failed)
     }

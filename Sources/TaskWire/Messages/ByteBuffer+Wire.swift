@@ -76,22 +76,39 @@ extension ByteBuffer {
 
     mutating func readWireItems(_ field: StaticString) throws(WireError) -> [NewItem] {
         let count = try readWireCount(field, minimumSize: 12)
-        var items: [NewItem] = []
-        items.reserveCapacity(count)
-        for _ in 0..<count {
-            let reference = try readWire(UInt64.self, field)
-            let payload = try readWireSlice(field)
-            items.append(NewItem(payload: payload, reference: reference))
+        // The items' places found in one pass over the bytes, then each payload sliced off: a
+        // read per field costs a bounds and uniqueness check each.
+        var places: [(reference: TaskID, start: Int, length: Int)] = []
+        places.reserveCapacity(count)
+        let end = withUnsafeReadableBytes { bytes -> Int? in
+            var offset = 0
+            for _ in 0..<count {
+                guard offset + 12 <= bytes.count else { return nil }
+                let reference = TaskID(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: TaskID.self))
+                let length = Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))
+                guard length <= bytes.count - offset - 12 else { return nil }
+                places.append((reference, offset + 12, length))
+                offset += 12 + length
+            }
+            return offset
         }
+        guard let end else { throw .malformed("truncated inside \(field)") }
+        let items = places.map { place in
+            NewItem(payload: getSlice(at: readerIndex + place.start, length: place.length)!, reference: place.reference)
+        }
+        moveReaderIndex(forwardBy: end)
         return items
     }
 
     mutating func writeWireItems(_ items: [NewItem]) {
         writeInteger(UInt32(items.count))
-        for item in items {
-            writeInteger(item.reference)
-            writeInteger(UInt32(item.payload.readableBytes))
-            writeImmutableBuffer(item.payload)
+        let size = items.reduce(0) { $0 + 12 + $1.payload.readableBytes }
+        RecordWriter.write(size, into: &self) { writer in
+            for item in items {
+                writer.integer(item.reference)
+                writer.integer(UInt32(item.payload.readableBytes))
+                writer.payload(item.payload)
+            }
         }
     }
 
