@@ -132,13 +132,18 @@ extension ByteBuffer {
 
 extension UInt64 {
     /// Seconds as whole milliseconds (negative and non-finite as 0).
+    /// Durations on the wire stop at 2^52 ms (some 140,000 years): below that a count of
+    /// milliseconds survives the trip through seconds as a `Double` exactly.
+    fileprivate static let maxMilliseconds: UInt64 = 1 << 52
+
     fileprivate init(milliseconds seconds: Double) {
-        self = seconds.isFinite && seconds > 0 ? UInt64(Swift.min(seconds * 1000, 1e18).rounded()) : 0
+        let limit = Double(Self.maxMilliseconds)
+        self = seconds.isFinite && seconds > 0 ? UInt64(Swift.min(seconds * 1000, limit).rounded()) : 0
     }
 }
 
 extension Double {
     fileprivate init(milliseconds: UInt64) {
-        self = Double(milliseconds) / 1000
+        self = Double(Swift.min(milliseconds, UInt64.maxMilliseconds)) / 1000
     }
 }
