@@ -9,6 +9,9 @@ let package = Package(
         .executable(name: "task-worker", targets: ["TaskWorkerCommand"]),
         .executable(name: "task-ctl", targets: ["TaskControlCommand"]),
         .library(name: "TaskMasterClient", targets: ["TaskMasterClient"]),
+        .library(name: "TaskWorkerRuntime", targets: ["TaskWorkerRuntime"]),
+        // The worker of docs/WORKERS.md, built and run by the tests.
+        .executable(name: "word-count-worker", targets: ["WordCountWorker"]),
         .library(name: "TaskWire", targets: ["TaskWire"]),
         .library(name: "ManagerWire", targets: ["ManagerWire"]),
         .library(name: "Pickle", targets: ["Pickle"]),
@@ -129,15 +132,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The squaring job: exact squares, result lines, the worker loop and the batch runner.
+        // The worker runtime: runs any job (task payload in, result payload out) for a master:
+        // connecting, failing over between masters, lanes, heartbeats, graceful stop, flags.
         .target(
-            name: "SquaringJobs",
+            name: "TaskWorkerRuntime",
             dependencies: [
-                "TaskMasterClient", "Pickle", "ManagerWire", "TaskMasterConfiguration",
-                .product(name: "BigInt", package: "BigInt"),
+                "TaskMasterClient", "TaskWire", "Pickle", "ManagerWire", "TaskMasterConfiguration", "TaskMasterLogging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The squaring job on the worker runtime: exact squares, result lines, the batch runner.
+        .target(
+            name: "SquaringJobs",
+            dependencies: [
+                "TaskWorkerRuntime", "TaskMasterClient", "TaskWire", "Pickle",
+                .product(name: "BigInt", package: "BigInt"),
+            ]
+        ),
+        // docs/WORKERS.md's example: a worker for a job of one's own, in a dozen lines.
+        .executableTarget(
+            name: "WordCountWorker",
+            dependencies: [
+                "TaskWorkerRuntime", "Pickle",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/WordCountWorker"
         ),
         .executableTarget(
             name: "TaskMasterDaemon",
@@ -153,18 +174,17 @@ let package = Package(
         .executableTarget(
             name: "TaskWorkerCommand",
             dependencies: [
-                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "TaskMasterLogging",
+                "SquaringJobs", "TaskWorkerRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
             name: "TaskControlCommand",
             dependencies: [
-                "SquaringJobs", "TaskMasterClient", "TaskMasterConfiguration", "Pickle", "TaskWire", "TaskMasterStatus",
+                "SquaringJobs", "TaskWorkerRuntime", "TaskMasterClient", "TaskMasterConfiguration", "Pickle",
+                "TaskWire", "TaskMasterStatus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -220,7 +240,14 @@ let package = Package(
             dependencies: ["TaskMasterConfiguration", "TaskMasterStatus"]
         ),
         .testTarget(name: "TaskMasterLoggingTests", dependencies: ["TaskMasterLogging"]),
-        .testTarget(name: "SquaringJobsTests", dependencies: ["SquaringJobs", "Pickle", "TaskWire"]),
+        .testTarget(
+            name: "SquaringJobsTests",
+            dependencies: ["SquaringJobs", "TaskWorkerRuntime", "Pickle", "TaskWire"]
+        ),
+        .testTarget(
+            name: "TaskWorkerRuntimeTests",
+            dependencies: ["TaskWorkerRuntime", "TaskMasterClient", "TaskMasterConfiguration", "Pickle"]
+        ),
         .testTarget(
             name: "TaskMasterAdminTests",
             dependencies: [
@@ -233,6 +260,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TestSupport", "TaskMasterClient", "TaskWire", "Pickle", "SquaringJobs", "TaskMasterStatus",
+                "TaskMasterConfiguration", "TaskWorkerRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "BigInt", package: "BigInt"),
             ]

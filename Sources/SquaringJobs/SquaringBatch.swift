@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TaskMasterClient
 import TaskWire
+import TaskWorkerRuntime
 
 /// A squaring batch, as `task-ctl batch` runs it: put N numbers on the task queue, collect
 /// the N results, check every square.
@@ -102,23 +103,39 @@ public struct SquaringBatch: Sendable {
         return try await finish(on: master, ledger: ledger, start: start)
     }
 
+    /// A change in the batch's connection, for a caller that says so.
+    public enum ConnectionEvent: Sendable {
+        /// The connection to the master was lost; the batch is reconnecting.
+        case lost(ClientError)
+        /// After a loss, connected again (to the master named).
+        case restored(master: String)
+    }
+
     /// Runs the batch, reconnecting when the connection is lost (the master restarted, say):
     /// puts that were answered are not repeated, the others are, and results are still counted
-    /// once per number. Gives up at the batch's timeout.
+    /// once per number.
+    ///
+    /// A first connection that fails ends the batch (the connector waits for a master if it
+    /// should); a connection lost later is retried with backoff until the batch's timeout.
+    ///
+    /// - Parameter connection: called once when the connection is lost and once when it is
+    ///   back, not for every attempt in between.
     public func run(
         connect: Connector,
         progress: @escaping @Sendable (Progress) -> Void = { _ in },
         events: (@Sendable (Event) -> Void)? = nil,
-        onReconnect: @escaping @Sendable (any Error) -> Void = { _ in }
+        connection: @escaping @Sendable (ConnectionEvent) -> Void = { _ in }
     ) async throws -> Summary {
         let ledger = BatchLedger(numbers: numbers)
         let start = ContinuousClock.now
         let deadline = start.advanced(by: timeout)
         let summary = SummaryBox()
+        let state = ConnectionState()
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
         while true {
             do {
                 try await connect { master in
+                    if state.connected() { connection(.restored(master: master.master)) }
                     try await runPhase(
                         on: master,
                         ledger: ledger,
@@ -132,11 +149,14 @@ public struct SquaringBatch: Sendable {
                 if let result = summary.value { return result }
             } catch let error as ClientError
                 where error.code != .authenticationFailed && error.code != .serverError
-                && ContinuousClock.now < deadline
+                && state.wasConnected && ContinuousClock.now < deadline
             {
                 // Lost the master: what it held for us is back in its queues, and puts we got no
                 // answer for may or may not have gone in.
-                onReconnect(error)
+                if state.lost() {
+                    connection(.lost(error))
+                    backoff.reset()
+                }
                 ledger.dropHeld()
                 ledger.matchByNumber()
                 try await Task.sleep(for: min(backoff.next(), max(.zero, deadline - ContinuousClock.now)))
@@ -319,6 +339,35 @@ public struct SquaringBatch: Sendable {
 
     /// Result acks a consumer sends before waiting for the first of them.
     static let acksInFlight = 4
+}
+
+/// Whether the batch has had a connection, and whether it is without one now.
+private final class ConnectionState: Sendable {
+    private struct State {
+        var wasConnected = false
+        var isLost = false
+    }
+
+    private let state = Mutex(State())
+
+    var wasConnected: Bool { state.withLock { $0.wasConnected } }
+
+    /// Records a connection; returns whether it ends a loss.
+    func connected() -> Bool {
+        state.withLock { state in
+            state.wasConnected = true
+            defer { state.isLost = false }
+            return state.isLost
+        }
+    }
+
+    /// Records a loss; returns whether it is news (the connection was up until now).
+    func lost() -> Bool {
+        state.withLock { state in
+            defer { state.isLost = true }
+            return !state.isLost
+        }
+    }
 }
 
 /// The summary of the connection that finished the batch.

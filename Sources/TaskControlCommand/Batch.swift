@@ -1,15 +1,23 @@
 import ArgumentParser
 import Foundation
 import SquaringJobs
+import Synchronization
 import TaskMasterClient
 
 struct Batch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Put N numbers, wait for all N squares, check every one, print a summary.",
         discussion: """
-            Exit status 0 when every task got its right square, 1 otherwise. With --json the
-            summary is one JSON object: submitted, completed, wrong, missing, duplicates,
-            foreign, seconds, tasks_per_second.
+            Exit status 0 when every task got its right square, 1 otherwise, 2 when no
+            master answered (or the master was lost and none answered again within
+            --timeout). With --json the summary is one JSON object: submitted, completed,
+            wrong, missing, duplicates, foreign, seconds, tasks_per_second. Needs running
+            task-workers.
+
+            Examples:
+              task-ctl batch --count 100000
+              task-ctl batch --count 1000 --json --timeout 60
+              task-ctl batch --count 1000 --connect 10.0.0.5:5000 --wait-for-master 1m
             """
     )
 
@@ -36,7 +44,7 @@ struct Batch: AsyncParsableCommand {
     )
     var chunk = 1000
 
-    @Option(help: "Give up waiting for results after this many seconds.")
+    @Option(help: "Give up waiting for results, or for a lost master to come back, after this many seconds.")
     var timeout: Double = 600
 
     @Flag(help: "Print the summary as JSON.")
@@ -74,17 +82,35 @@ struct Batch: AsyncParsableCommand {
         let display = ProgressDisplay(enabled: !quiet && !echo && !json)
         let events: (@Sendable (SquaringBatch.Event) -> Void)? = echo ? Self.echo : nil
         let batchToRun = batch
-        let connect = try connection.connector()
+        let (connect, waitForMaster) = try connection.connector()
+        let lost = Mutex(false)
         let summary: SquaringBatch.Summary
         do {
             summary = try await batchToRun.run(
                 connect: connect,
                 progress: { display.update($0) },
                 events: events,
-                onReconnect: { error in printError("task-ctl: lost the master (\(error)); reconnecting") }
+                connection: { event in
+                    display.interrupt()
+                    switch event {
+                    case .lost(let error):
+                        lost.withLock { $0 = true }
+                        printError("task-ctl: lost the master: \(error); reconnecting")
+                    case .restored(let master):
+                        lost.withLock { $0 = false }
+                        printError("task-ctl: reconnected to \(master); the batch goes on")
+                    }
+                }
             )
         } catch let error as ClientError {
-            printError("task-ctl: \(error)")
+            display.interrupt()
+            if lost.withLock({ $0 }) {
+                printError(
+                    "task-ctl: gave up the batch: no master answered again within --timeout \(Int(timeout)) s (\(error))"
+                )
+            } else {
+                printError("task-ctl: \(ErrorLine.text(error, waited: waitForMaster))")
+            }
             throw ExitCode(2)
         }
         display.finish()

@@ -7,12 +7,14 @@ struct Dead: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inspect and handle dead letters: tasks given up on after too many deliveries.",
         discussion: """
-            A task delivered max_deliveries times without being acknowledged (its workers crashed,
-            hung or gave it back) moves to <queue>.dead with the reason of its last failure.
+            A task delivered max_deliveries times without being acknowledged (its workers
+            crashed, hung or gave it back) moves to <queue>.dead with the reason of its
+            last failure.
 
-              task-ctl dead list task       show what is in task.dead (left in place)
-              task-ctl dead requeue task    move everything in task.dead back to task
-              task-ctl dead purge task      delete everything in task.dead
+            Examples:
+              task-ctl dead list task       # show what is in task.dead (left in place)
+              task-ctl dead requeue task    # move everything in task.dead back to task
+              task-ctl dead purge task      # delete everything in task.dead
             """
     )
 

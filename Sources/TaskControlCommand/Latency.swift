@@ -6,8 +6,12 @@ struct Latency: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure single-task round trips: put one number, wait for its square, repeat.",
         discussion: """
-            Prints p50/p90/p99/max in microseconds (--json for one JSON object). Needs running workers.
-            Example: task-ctl latency --count 1000
+            Prints p50/p90/p99/max in microseconds (--json for one JSON object). Needs
+            running workers.
+
+            Examples:
+              task-ctl latency --count 1000
+              task-ctl latency --count 200 --warmup 20 --json
             """
     )
 
@@ -37,7 +41,8 @@ struct Latency: AsyncParsableCommand {
                 let start = ContinuousClock.now
                 let summary = try await batch.run(on: master)
                 guard summary.succeeded else {
-                    printError("task-ctl: round trip \(round) failed: \(summary)")
+                    let what = summary.wrong > 0 ? "got a wrong square" : "got no square within 30 s"
+                    printError("task-ctl: round trip \(round + 1) \(what); check that task-workers are running")
                     throw ExitCode(1)
                 }
                 if round >= warmup { samples.append(ContinuousClock.now - start) }

@@ -51,6 +51,13 @@ final class ProgressDisplay: Sendable {
         }
     }
 
+    /// Clears a drawn bar from its line, so that a message can stand there; the next update
+    /// draws it again below the message.
+    func interrupt() {
+        guard enabled, isTerminal, state.withLock({ $0.drewBar }) else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
     func finish() {
         if state.withLock({ $0.drewBar }) { FileHandle.standardError.write(Data("\n".utf8)) }
     }

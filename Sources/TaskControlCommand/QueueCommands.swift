@@ -7,7 +7,15 @@ import TaskWire
 struct Put: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Put values on a queue: integers (any size) as Python ints, decimals as floats, the rest as str.",
-        discussion: "Put `--` before values that start with a minus sign: task-ctl put task -- -5 7"
+        discussion: """
+            Prints the id each value got. Put `--` before values that start with a minus
+            sign.
+
+            Examples:
+              task-ctl put task 7 300 100000
+              task-ctl put task -- -5 7
+              task-ctl put notes "a text with spaces" 42 --string
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
@@ -47,6 +55,8 @@ struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Take values off a queue and print them, one per line (they are acknowledged).",
         discussion: """
+            Exits 1 when the queue stayed empty.
+
             Examples:
               task-ctl get result                      # one item if there is one, at once
               task-ctl get result --count 10 --timeout 5
@@ -87,9 +97,14 @@ struct Ping: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that the master answers, and how fast.",
         discussion: """
-            Exits 0 if the master answered; 2 if it could not be reached or refused us (a wrong
-            authkey, say), with the reason on stderr.
-            Example: task-ctl ping --connect 10.0.0.5:5000
+            Exits 0 if the master answered; 2 if it could not be reached or refused us (a
+            wrong authkey, say), with the reason on stderr. With several addresses the
+            first that answers is the one measured.
+
+            Examples:
+              task-ctl ping --connect 10.0.0.5:5000
+              task-ctl ping --connect 10.0.0.5:5000,10.0.0.6:5000
+              task-ctl ping --wait-for-master 30s     # wait for a master that is starting
             """
     )
 

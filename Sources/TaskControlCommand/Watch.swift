@@ -5,7 +5,11 @@ import TaskMasterClient
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the stats table, refreshed every second (Ctrl-C to stop).",
-        discussion: "Example: task-ctl watch --connect 10.0.0.5:5000"
+        discussion: """
+            Examples:
+              task-ctl watch --connect 10.0.0.5:5000    # every second, until Ctrl-C
+              task-ctl watch --interval 0.5 --count 3   # three tables, then exit
+            """
     )
 
     @OptionGroup var connection: ConnectionOptions
@@ -36,9 +40,13 @@ struct Drain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Wait until a queue is empty and nothing of it is in flight.",
         discussion: """
-            Use it before stopping a master or its workers: run the batch, `task-ctl drain task`,
-            then stop the workers (SIGTERM), then the master. Exits 1 if the queue did not drain
-            within --timeout.
+            Use it before stopping a master or its workers: run the batch, drain the task
+            queue, then stop the workers (SIGTERM), then the master. Prints what is left
+            while it waits; exits 1 if the queue did not drain within --timeout.
+
+            Examples:
+              task-ctl drain task
+              task-ctl drain task --timeout 60 --connect 10.0.0.5:5000
             """
     )
 

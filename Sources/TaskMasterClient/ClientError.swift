@@ -31,23 +31,30 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
     public var serverCode: ErrorReply.Code?
     /// For a `queueFull` server error: ids of the items put before the wait ran out.
     public var acceptedIDs: [TaskID]
+    /// For `.connectFailed` and a connection that failed before it was ready: the cause in a
+    /// few words (`connection refused`, `timed out`, `host not found`, …), for messages that
+    /// list several masters.
+    public var reason: String?
 
     public init(
         _ code: Code,
         _ message: String,
         master: String? = nil,
         serverCode: ErrorReply.Code? = nil,
-        acceptedIDs: [TaskID] = []
+        acceptedIDs: [TaskID] = [],
+        reason: String? = nil
     ) {
         self.code = code
         self.message = message
         self.master = master
         self.serverCode = serverCode
         self.acceptedIDs = acceptedIDs
+        self.reason = reason
     }
 
+    /// The message, on one line, naming the master once.
     public var description: String {
-        if let master { return "\(message) (master \(master))" }
+        if let master, !message.contains(master) { return "\(message) (master \(master))" }
         return message
     }
 }

@@ -106,10 +106,12 @@ public struct PythonManagerClient: Sendable {
                     }
                 }
         } catch {
+            let reason = ErrorReason.connect(error)
             throw ClientError(
                 .connectFailed,
-                "can't connect to the Python manager at \(master): \(error)",
-                master: master
+                "can't connect to the Python manager at \(master): \(reason)",
+                master: master,
+                reason: reason
             )
         }
         do {
@@ -155,8 +157,28 @@ public final class ProxyConnection {
         } catch {
             throw ClientError(.protocolViolation, "can't pickle the request: \(error)", master: master)
         }
-        try await outbound.write(ByteBuffer(bytes: payload))
-        guard let frame = try await frames.next() else {
+        do {
+            try await outbound.write(ByteBuffer(bytes: payload))
+        } catch {
+            throw ClientError(
+                .connectionClosed,
+                "can't send to the Python manager: \(ErrorReason.transport(error))",
+                master: master
+            )
+        }
+        let next: ByteBuffer?
+        do {
+            next = try await frames.next()
+        } catch let error as WireError {
+            throw ClientError(error, master: master)
+        } catch {
+            throw ClientError(
+                .connectionClosed,
+                "the connection to the Python manager failed: \(ErrorReason.transport(error))",
+                master: master
+            )
+        }
+        guard let frame = next else {
             throw ClientError(.connectionClosed, "the Python manager closed the connection", master: master)
         }
         do {
@@ -169,7 +191,10 @@ public final class ProxyConnection {
     func failure(_ reply: ManagerReply, of method: String) -> ClientError {
         switch reply {
         case .traceback(let text), .unserializable(let text):
-            return ClientError(.serverError, "\(method) failed on the Python manager:\n\(text)", master: master)
+            // A traceback's last line names the exception; the rest is the manager's stack.
+            let last = text.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
+            let exception = ErrorReason.oneLine(last.map(String.init) ?? "no details")
+            return ClientError(.serverError, "\(method) failed on the Python manager: \(exception)", master: master)
         case .error(let exception):
             return ClientError(
                 .serverError,

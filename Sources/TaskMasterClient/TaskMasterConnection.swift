@@ -95,7 +95,8 @@ public final class TaskMasterConnection: Sendable {
                     }
                 }
         } catch {
-            throw ClientError(.connectFailed, "can't connect to the master at \(master): \(error)", master: master)
+            let reason = ErrorReason.connect(error)
+            throw ClientError(.connectFailed, "can't connect to \(master): \(reason)", master: master, reason: reason)
         }
 
         return try await channel.executeThenClose { inbound, outbound in
@@ -104,7 +105,15 @@ public final class TaskMasterConnection: Sendable {
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await connection.readResponses(inbound, hello: helloContinuation) }
                 defer { group.cancelAll() }
-                try await connection.hello(name: name, reply: helloReply)
+                do {
+                    try await connection.hello(name: name, reply: helloReply)
+                } catch var error as ClientError where error.code != .authenticationFailed && error.code != .serverError
+                {
+                    // Not ready yet: say it the way a failed connect says it.
+                    error.reason = error.reason ?? error.message
+                    error.message = "can't connect to \(master): \(error.message)"
+                    throw error
+                }
                 let result = try await body(connection)
                 connection.fail(
                     ClientError(.connectionClosed, "the connection was closed by this client", master: master)
@@ -128,7 +137,7 @@ public final class TaskMasterConnection: Sendable {
             } catch let reason as ClientError {
                 throw reason
             } catch {}
-            throw ClientError(.connectionClosed, "can't send to the master: \(error)", master: master)
+            throw ClientError(.connectionClosed, ErrorReason.transport(error), master: master)
         }
         for try await masterName in reply {
             pending.withLock { $0.masterName = masterName }
@@ -166,6 +175,7 @@ public final class TaskMasterConnection: Sendable {
         hello: AsyncThrowingStream<String, any Error>.Continuation
     ) async {
         var closing = ClientError(.connectionClosed, "the master closed the connection", master: master)
+        var ready = false
         defer { hello.finish(throwing: closing) }
         do {
             var frames = inbound.makeAsyncIterator()
@@ -178,6 +188,7 @@ public final class TaskMasterConnection: Sendable {
             }
             hello.yield(try readHello(first))
             hello.finish()
+            ready = true
             while let frame = try await frames.next() {
                 let response: Response
                 do {
@@ -218,7 +229,14 @@ public final class TaskMasterConnection: Sendable {
         } catch let error as ClientError {
             closing = error
         } catch {
-            closing = ClientError(.connectionClosed, "the connection to the master failed: \(error)", master: master)
+            // Before the hello this is a connect that failed (TLS, say): the reason alone.
+            let reason = ErrorReason.transport(error)
+            closing = ClientError(
+                .connectionClosed,
+                ready ? "the connection to the master failed: \(reason)" : reason,
+                master: master,
+                reason: reason
+            )
         }
         fail(closing)
     }
@@ -271,7 +289,11 @@ public final class TaskMasterConnection: Sendable {
         do {
             try await outbound.write(buffer)
         } catch {
-            throw ClientError(.connectionClosed, "can't send to the master: \(error)", master: master)
+            throw ClientError(
+                .connectionClosed,
+                "can't send to the master: \(ErrorReason.transport(error))",
+                master: master
+            )
         }
         // The answer may already be here: the reader keeps it until we ask.
         let answer = try await withTaskCancellationHandler {

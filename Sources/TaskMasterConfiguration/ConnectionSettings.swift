@@ -1,7 +1,9 @@
 /// How a client (task-worker, task-ctl) reaches and authenticates to a master.
 public struct ConnectionSettings: Sendable {
-    /// The master's address. Default `127.0.0.1:5000`.
-    public var endpoint = Endpoint(host: "127.0.0.1", port: 5000)
+    /// The masters' addresses, in the order they are tried: a client connects to the first
+    /// that answers and moves on to the next when it loses its master. Never empty. Default
+    /// `127.0.0.1:5000`.
+    public var endpoints = [Endpoint(host: "127.0.0.1", port: 5000)]
     /// The shared authkey.
     public var authKey: Secret
     /// Largest frame accepted from the master. Default 16 MiB.
@@ -18,6 +20,12 @@ public struct ConnectionSettings: Sendable {
 
     public init(authKey: Secret) {
         self.authKey = authKey
+    }
+
+    /// The first of ``endpoints``; setting it leaves it the only one.
+    public var endpoint: Endpoint {
+        get { endpoints.first ?? Endpoint(host: "127.0.0.1", port: 5000) }
+        set { endpoints = [newValue] }
     }
 
     /// The settings of this struct, with their file keys, environment variables and flags.
@@ -56,15 +64,8 @@ public struct ConnectionSettings: Sendable {
         var settings = ConnectionSettings(
             authKey: try AuthKeySettings.load(from: reader, environment: environment, warnings: &warnings)
         )
-        if let text = try reader.string(Keys.connect) {
-            guard let endpoint = Endpoint(parsing: text) else {
-                throw ConfigurationError(
-                    .invalidValue,
-                    setting: Keys.connect.key,
-                    "invalid master address \"\(text)\": expected HOST:PORT, e.g. 10.0.0.5:5000"
-                )
-            }
-            settings.endpoint = endpoint
+        if let (items, source) = try reader.list(Keys.connect) {
+            settings.endpoints = try endpoints(items, from: source)
         }
         if let bytes = try reader.int(Keys.maxFrameBytes, in: 1024...(1 << 30)) { settings.maxFrameBytes = bytes }
         if let seconds = try reader.double(Keys.handshakeTimeout, in: 0.1...300) {
@@ -89,5 +90,38 @@ public struct ConnectionSettings: Sendable {
             )
         }
         return settings
+    }
+
+    /// The addresses of a `connect` list, or an error naming the item that is not one.
+    private static func endpoints(
+        _ items: [String],
+        from source: SettingSource
+    ) throws(ConfigurationError)
+        -> [Endpoint]
+    {
+        let example = "expected HOST:PORT, or several separated by commas, e.g. 10.0.0.5:5000,10.0.0.6:5000"
+        var endpoints: [Endpoint] = []
+        for item in items {
+            switch Endpoint.list(parsing: item) {
+            case .success(let parsed):
+                endpoints += parsed
+            case .failure(let invalid):
+                let what =
+                    invalid.text.isEmpty ? "an empty master address" : "invalid master address \"\(invalid.text)\""
+                throw ConfigurationError(
+                    .invalidValue,
+                    setting: Keys.connect.key,
+                    "\(what) (from \(source)): \(example)"
+                )
+            }
+        }
+        guard !endpoints.isEmpty else {
+            throw ConfigurationError(
+                .invalidValue,
+                setting: Keys.connect.key,
+                "no master address (from \(source)): \(example)"
+            )
+        }
+        return endpoints
     }
 }

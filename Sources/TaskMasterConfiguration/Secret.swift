@@ -48,7 +48,7 @@ public enum AuthKeySettings {
             throw ConfigurationError(
                 .unreadableFile,
                 setting: file.key,
-                "can't read the authkey file \(path): \(error.localizedDescription)"
+                "can't read the authkey file \(path): \(SettingsReader.fileProblem(error))"
             )
         }
         var bytes = Array(data)

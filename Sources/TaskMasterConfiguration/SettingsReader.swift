@@ -68,7 +68,7 @@ public struct SettingsReader: Sendable {
             throw ConfigurationError(
                 .unreadableFile,
                 setting: nil,
-                "can't read the config file \(filePath): \(error.localizedDescription)"
+                "can't read the config file \(filePath): \(Self.fileProblem(error))"
             )
         }
         let parsed: FileValue
@@ -78,7 +78,7 @@ public struct SettingsReader: Sendable {
             throw ConfigurationError(
                 .unreadableFile,
                 setting: nil,
-                "the config file \(filePath) is not valid JSON: \(error)"
+                "the config file \(filePath) is not valid JSON; find the mistake with: python3 -m json.tool \(filePath)"
             )
         }
         guard case .object(let object) = parsed else {
@@ -134,6 +134,45 @@ public struct SettingsReader: Sendable {
         guard let (value, source) = lookup(setting) else { return nil }
         guard case .string(let string) = value else { throw invalid(setting, value, source, "a string") }
         return string
+    }
+
+    /// A list setting: a JSON array of strings, or text whose items are separated by commas
+    /// (the items still hold their own commas then; split them as the setting needs). Returns
+    /// the items and where they came from.
+    public func list(_ setting: Setting) throws(ConfigurationError) -> (items: [String], source: SettingSource)? {
+        guard let (value, source) = lookup(setting) else { return nil }
+        switch value {
+        case .string(let text):
+            return ([text], source)
+        case .array(let elements):
+            var items: [String] = []
+            for element in elements {
+                guard case .string(let text) = element else {
+                    throw invalid(setting, value, source, "a string or an array of strings")
+                }
+                items.append(text)
+            }
+            return (items, source)
+        default:
+            throw invalid(setting, value, source, "a string or an array of strings")
+        }
+    }
+
+    /// A duration setting within `range`: a number of seconds (`30`, `2.5`), or a number with
+    /// a unit, `ms`, `s`, `m` or `h` (`500ms`, `30s`, `2m`, `1h`).
+    public func duration(_ setting: Setting, in range: ClosedRange<Duration>) throws(ConfigurationError) -> Duration? {
+        guard let (value, source) = lookup(setting) else { return nil }
+        let expected =
+            "a duration from \(DurationText.describe(range.lowerBound)) to \(DurationText.describe(range.upperBound)), e.g. 30s, 2m or 500ms"
+        let duration: Duration?
+        switch value {
+        case .integer(let i): duration = DurationText.parse("\(i)")
+        case .number(let d): duration = DurationText.parse("\(d)")
+        case .string(let s): duration = DurationText.parse(s)
+        default: duration = nil
+        }
+        guard let duration, range.contains(duration) else { throw invalid(setting, value, source, expected) }
+        return duration
     }
 
     /// A setting that must be one of the cases of `type`, by name.
@@ -263,6 +302,18 @@ public struct SettingsReader: Sendable {
             table[key] = string
         }
         return table
+    }
+}
+
+extension SettingsReader {
+    /// Why a file could not be read, in a few words (`no such file or directory`,
+    /// `permission denied`): the system's reason where Foundation has one.
+    static func fileProblem(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code))).lowercased()
+        }
+        return nsError.localizedDescription
     }
 }
 

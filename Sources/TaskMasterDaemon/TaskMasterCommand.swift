@@ -14,18 +14,19 @@ struct TaskMasterCommand: AsyncParsableCommand {
         commandName: "task-master",
         abstract: "Serve named task queues over TCP to task-worker, task-ctl and Python manager clients.",
         discussion: """
-            The authkey is required: set TASK_AUTHKEY, or pass --authkey-file (or authkey_file in
-            the config file). Flags override environment variables, which override the config file.
+            The authkey is required: set TASK_AUTHKEY, or pass --authkey-file (or
+            authkey_file in the config file). Flags override environment variables, which
+            override the config file.
 
             Examples:
-              TASK_AUTHKEY=secret task-master --port 5000
-              task-master --authkey-file /etc/taskmaster/authkey --config /etc/taskmaster/master.json
+              task-master --port 5000 --authkey-file /etc/taskmaster/authkey
+              task-master --config /etc/taskmaster/master.json   # Config/*.example.json
               task-master --host 127.0.0.1 --port 0      # any free port; printed on stdout
 
-            On SIGTERM or SIGINT the master stops accepting, closes its connections (their leased
-            tasks go back to their queues) and exits 0. Queues live in memory unless --data-dir
-            is given; then every queued and leased task is kept on disk (SQLite, WAL) and restored
-            at start.
+            On SIGTERM or SIGINT the master stops accepting, closes its connections (their
+            leased tasks go back to their queues) and exits 0. Queues live in memory
+            unless --data-dir is given; then every queued and leased task is kept on disk
+            (SQLite, WAL) and restored at start.
             """
     )
 

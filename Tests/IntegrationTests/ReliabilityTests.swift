@@ -94,7 +94,11 @@ import Testing
         let summary = try BatchSummary(stdout: batch.stdoutLines)
         #expect(summary.completed == count, "\(batch.transcript)")
         #expect(summary.wrong == 0 && summary.missing == 0)
-        #expect(batch.stderrLines.contains { $0.contains("reconnecting") })
+        // One line when the master was lost and one when it was back, not one per attempt.
+        let lost = batch.stderrLines.filter { $0.hasPrefix("task-ctl: lost the master") }
+        let back = batch.stderrLines.filter { $0.hasPrefix("task-ctl: reconnected to 127.0.0.1:\(port)") }
+        #expect(lost.count == 1 && back.count == 1, "\(batch.transcript)")
+        #expect(batch.stderrLines.count == 2, "\(batch.transcript)")
         for worker in workers { worker.signal(SIGTERM) }
         for worker in workers { #expect(await worker.waitForExit(within: .seconds(30)) == 0) }
         await second.stop()

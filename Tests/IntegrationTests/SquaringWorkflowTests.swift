@@ -179,6 +179,14 @@ import Testing
             $0.contains("master unreachable")
         }
         #expect(complaint != nil, "\(worker.transcript)")
+        // What failed, where, in words: no error types.
+        #expect(
+            complaint?.contains(
+                "master unreachable: can't connect to 127.0.0.1:\(port): connection refused; retrying in"
+            )
+                == true,
+            "\(worker.transcript)"
+        )
         let master = try await MasterProcess.start(authKey: key, arguments: ["--port", "\(port)"])
         let batch = try await master.ctl(["batch", "--count", "500", "--json"], within: .seconds(60))
         #expect(batch.status == 0, "\(batch.stderr)")

@@ -22,4 +22,6 @@ public enum Binaries {
     public static var master: URL { directory.appendingPathComponent("task-master") }
     public static var worker: URL { directory.appendingPathComponent("task-worker") }
     public static var ctl: URL { directory.appendingPathComponent("task-ctl") }
+    /// The example worker of docs/WORKERS.md (`Examples/WordCountWorker`).
+    public static var wordCountWorker: URL { directory.appendingPathComponent("word-count-worker") }
 }

@@ -9,6 +9,8 @@ public final class ManagedProcess: Sendable {
         var stderr: [String] = []
         var partialOut = Data()
         var partialErr = Data()
+        /// Pipes read to their end (0, 1 or 2).
+        var pipesAtEnd = 0
     }
 
     /// Owns the captured output, so the pipe handlers can hold it without holding the process.
@@ -46,10 +48,16 @@ public final class ManagedProcess: Sendable {
         self.process = process
         self.name = name ?? executable.lastPathComponent
         Self.drain(out.fileHandleForReading) { [box] data in
-            box.state.withLock { Self.split(data, into: &$0.stdout, partial: &$0.partialOut) }
+            box.state.withLock {
+                Self.split(data, into: &$0.stdout, partial: &$0.partialOut)
+                if data.isEmpty { $0.pipesAtEnd += 1 }
+            }
         }
         Self.drain(err.fileHandleForReading) { [box] data in
-            box.state.withLock { Self.split(data, into: &$0.stderr, partial: &$0.partialErr) }
+            box.state.withLock {
+                Self.split(data, into: &$0.stderr, partial: &$0.partialErr)
+                if data.isEmpty { $0.pipesAtEnd += 1 }
+            }
         }
         try process.run()
         if let stdin { input.fileHandleForWriting.write(stdin) }
@@ -146,8 +154,12 @@ public final class ManagedProcess: Sendable {
             guard ContinuousClock.now < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(10))
         }
-        // Give the pipes a moment to deliver the last lines.
-        try? await Task.sleep(for: .milliseconds(30))
+        // The last lines: read both pipes to their end (bounded: a child of the process may
+        // hold them open), however busy the machine is.
+        let drained = ContinuousClock.now.advanced(by: .seconds(5))
+        while box.state.withLock({ $0.pipesAtEnd < 2 }), ContinuousClock.now < drained {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         return process.terminationStatus
     }
 

@@ -30,6 +30,7 @@ final class ProtocolNegotiationHandler: ChannelInboundHandler, RemovableChannelH
     private let onAuthenticated: () -> Void
     private let onHandshakeFailure: (WireError) -> Void
     private var negotiated: EventLoopPromise<ClientProtocol>?
+    private var isAuthenticated = false
 
     /// - Parameters:
     ///   - makeSession: the session handler for the protocol.
@@ -74,15 +75,22 @@ final class ProtocolNegotiationHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is HandshakeCompleted { onAuthenticated() }
+        if event is HandshakeCompleted {
+            isAuthenticated = true
+            onAuthenticated()
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Before the first frame no session can tell the peer anything: a failed handshake, an
-        // idle timeout, a stalled peer all end the connection here.
-        if let error = error as? WireError { onHandshakeFailure(error) }
-        context.close(promise: nil)
+        let wireError = error as? WireError
+        if let wireError { onHandshakeFailure(wireError) }
+        // A failed handshake is closed by the framing handler, once its #FAILURE# is out.
+        // Anything else before the first frame (an idle timeout, a bad frame after the
+        // handshake) has no session to tell the peer: the connection ends here.
+        if isAuthenticated || wireError?.code == .idleTimeout || wireError == nil {
+            context.close(promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -1,58 +1,33 @@
-import Foundation
 import Logging
+import Pickle
 import ServiceLifecycle
 import TaskMasterClient
-import TaskMasterConfiguration
 import TaskWire
 
-/// The task-worker: takes numbers from the task queue, squares them exactly, and puts
-/// `"n * n = r"` results (carrying their task's id) on the result queue.
-///
-/// It keeps going until told to stop. While the master is unreachable it retries with capped
-/// exponential backoff and jitter. On graceful shutdown (SIGTERM/SIGINT) it stops taking
-/// work, finishes and acknowledges what it holds, and returns.
-public struct SquaringWorker: Service {
-    private let configuration: WorkerConfiguration
-    private let logger: Logger
-    private let name: String
-
-    public init(configuration: WorkerConfiguration, logger: Logger, name: String = SquaringWorker.defaultName()) {
-        self.configuration = configuration
-        self.logger = logger
-        self.name = name
-    }
-
-    /// `task-worker <pid>@<host>`.
-    public static func defaultName() -> String {
-        "task-worker \(ProcessInfo.processInfo.processIdentifier)@\(ProcessInfo.processInfo.hostName)"
-    }
-
-    public func run() async throws {
-        let progress = WorkerProgress(idleLimit: configuration.exitWhenIdle)
-        let endpoint = configuration.connection.endpoint
+extension Worker {
+    /// Serves TaskMaster masters until stopped: connects, runs the lanes, and when the
+    /// connection fails moves on to the next master, pausing with backoff after each failure.
+    func runForTaskMaster(progress: WorkerProgress) async throws {
+        let masters = MasterConnector(settings: configuration.connection, name: name)
+        let addresses = masters.endpoints.map(\.description).joined(separator: ",")
         var backoff = Backoff(maximum: max(configuration.maxBackoff, .milliseconds(100)))
         var failedAttempts = 0
-        let options = TaskMasterConnection.Options(configuration.connection)
 
-        while !progress.isStopping, !Task.isShuttingDownGracefully {
+        while !progress.isStopping, !Task.isShuttingDownGracefully, !Task.isCancelled {
+            var connected = false
             do {
-                try await TaskMasterConnection.withConnection(
-                    to: endpoint.host,
-                    port: endpoint.port,
-                    authKey: configuration.connection.authKey.bytes,
-                    name: name,
-                    options: options
-                ) { master in
+                try await masters.withConnection { master in
+                    connected = true
                     if failedAttempts > 0 {
                         logger.info(
-                            "reconnected to the master",
-                            metadata: ["master": "\(endpoint)", "after_attempts": "\(failedAttempts)"]
+                            "reconnected to the master \(master.master)",
+                            metadata: ["master": "\(master.master)", "after_attempts": "\(failedAttempts)"]
                         )
                     } else {
                         logger.info(
                             "connected to the master",
                             metadata: [
-                                "master": "\(endpoint)", "task_queue": "\(configuration.taskQueue)",
+                                "master": "\(master.master)", "task_queue": "\(configuration.taskQueue)",
                                 "result_queue": "\(configuration.resultQueue)",
                             ]
                         )
@@ -63,30 +38,25 @@ public struct SquaringWorker: Service {
                     try await runLanes(master, progress: progress)
                 }
             } catch let error as ClientError where error.code == .authenticationFailed {
-                logger.critical("\(error.message)", metadata: ["master": "\(endpoint)"])
+                logger.critical("\(error); use the master's authkey", metadata: ["master": "\(addresses)"])
                 throw error
             } catch {
-                if progress.isStopping || Task.isShuttingDownGracefully { break }
+                if progress.isStopping || Task.isShuttingDownGracefully || Task.isCancelled { break }
                 failedAttempts += 1
                 let pause = backoff.next()
+                let what = connected ? "lost the master" : "master unreachable"
                 logger.warning(
-                    "master unreachable; retrying",
-                    metadata: [
-                        "master": "\(endpoint)", "error": "\(error)", "attempt": "\(failedAttempts)",
-                        "retry_in": "\(pause.formattedSeconds)",
-                    ]
+                    "\(what): \(Self.reason(error)); retrying in \(pause.formattedSeconds)",
+                    metadata: ["master": "\(addresses)", "attempt": "\(failedAttempts)"]
                 )
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
             }
         }
-        let (done, failed) = progress.counts
-        logger.info(
-            "task-worker stopped",
-            metadata: [
-                "reason": "\(Task.isShuttingDownGracefully ? "asked to stop" : progress.stopReason)",
-                "tasks_done": "\(done)", "tasks_failed": "\(failed)",
-            ]
-        )
+    }
+
+    /// An error in one line for the log.
+    static func reason(_ error: any Error) -> String {
+        "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
     /// Runs `concurrency` lanes on one connection until stopped or disconnected, with a
@@ -120,7 +90,8 @@ public struct SquaringWorker: Service {
         }
     }
 
-    /// Get a batch, square it, complete it (ack and put results in one step), again.
+    /// Get a batch, run the job on each task, complete the batch (ack and put results in one
+    /// step), again.
     private func lane(_ master: TaskMasterConnection, progress: WorkerProgress) async throws {
         let taskQueue = configuration.taskQueue
         let resultQueue = configuration.resultQueue
@@ -142,13 +113,23 @@ public struct SquaringWorker: Service {
             var results: [NewItem] = []
             results.reserveCapacity(tasks.count)
             var failed = 0
-            for task in tasks {
-                let (payload, didFail) = Square.result(forTask: task.payload)
-                if didFail {
+            // One call per batch: no await per task for a job that needs none.
+            let answers = await job.results(
+                for: tasks.map { WorkerTask(id: $0.id, attempt: Int($0.attempt), payload: $0.payload) }
+            )
+            for (task, answer) in zip(tasks, answers) {
+                let outcome = JobOutcome.of(answer)
+                if let failure = outcome.failure {
                     failed += 1
-                    logger.warning("task \(task.id) is not a number", metadata: ["task": "\(task.id)"])
+                    logFailure(failure, task: task.id)
                 }
-                results.append(NewItem(payload: payload, reference: task.id))
+                results.append(NewItem(payload: outcome.payload, reference: task.id))
+            }
+            // A job that answered for fewer tasks than it was given fails the rest.
+            for task in tasks.dropFirst(answers.count) {
+                failed += 1
+                logFailure("the job gave no result for it", task: task.id)
+                results.append(NewItem(payload: PickleWriter.pickle(string: "error: no result"), reference: task.id))
             }
             // Not cancelled by shutdown: what is in hand is finished and acknowledged.
             let outcome = try await master.complete(
@@ -165,17 +146,5 @@ public struct SquaringWorker: Service {
             }
             progress.record(done: tasks.count - failed, failed: failed)
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    var formattedSeconds: String {
-        let ms = milliseconds
-        return "\(ms / 1000).\(String(format: "%03d", Int(ms % 1000)))s"
     }
 }
