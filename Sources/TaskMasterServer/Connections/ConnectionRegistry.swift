@@ -49,9 +49,6 @@ final class ConnectionRegistry: Sendable {
         var isClosing = false
     }
 
-    /// The least time an unauthenticated connection gets before it may be closed to make room.
-    static let minimumHandshakeTime: Duration = .milliseconds(250)
-
     private let state = Mutex(State())
     let limits: Limits
 
@@ -62,9 +59,11 @@ final class ConnectionRegistry: Sendable {
     /// Lets a new connection in (unauthenticated), or says why not.
     ///
     /// Past the limits (in total, or for its address) room is made by closing the oldest
-    /// handshake still in progress (of its address, for the address limit), once that one has
-    /// had ``minimumHandshakeTime``: silent connections can't keep newer clients out, whoever
-    /// shares their address.
+    /// handshake still in progress (of its address, for the address limit), however young:
+    /// silent connections can't keep newer clients out, whoever shares their address. Under a
+    /// storm of connections opened again as fast as they are closed, each handshake then gets
+    /// the time the storm takes to turn the table over (256 slots at 1,600 connections a
+    /// second: 160 ms), and a client with the key needs a round trip of it.
     func admit(
         channel: any Channel,
         address: String,
@@ -75,13 +74,13 @@ final class ConnectionRegistry: Sendable {
             guard !state.isClosing else { return (.failure(.stopping), []) }
             var evicted: [any Channel] = []
             if state.handshakingByHost[host, default: 0] >= limits.maxUnauthenticatedPerAddress {
-                guard let oldest = Self.oldestHandshake(in: state, from: host, before: now - Self.minimumHandshakeTime)
+                guard let oldest = Self.oldestHandshake(in: state, from: host)
                 else { return (.failure(.tooManyFromAddress), []) }
                 evicted.append(state.entries[oldest]!.channel)
                 Self.forget(oldest, in: &state)
             }
             if state.handshaking.count >= limits.maxUnauthenticated || state.entries.count >= limits.maxConnections {
-                guard let oldest = Self.oldestHandshake(in: state, from: nil, before: now - Self.minimumHandshakeTime)
+                guard let oldest = Self.oldestHandshake(in: state, from: nil)
                 else { return (.failure(.full), evicted) }
                 evicted.append(state.entries[oldest]!.channel)
                 Self.forget(oldest, in: &state)
@@ -105,17 +104,10 @@ final class ConnectionRegistry: Sendable {
         return result
     }
 
-    /// The oldest handshake in progress (from `host`, if given) that began before `cutoff`.
-    private static func oldestHandshake(
-        in state: State,
-        from host: String?,
-        before cutoff: ContinuousClock.Instant
-    )
-        -> UInt64?
-    {
+    /// The oldest handshake in progress (from `host`, if given).
+    private static func oldestHandshake(in state: State, from host: String?) -> UInt64? {
         for id in state.handshaking {
             guard let entry = state.entries[id] else { continue }
-            guard entry.connectedAt <= cutoff else { return nil }  // oldest first: the rest are younger
             if host == nil || entry.host == host { return id }
         }
         return nil
