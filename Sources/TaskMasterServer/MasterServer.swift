@@ -28,7 +28,10 @@ struct MasterServer: Service {
         let serverChannel: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             serverChannel = try await ServerBootstrap(group: eventLoopGroup)
-                .serverChannelOption(.backlog, value: 256)
+                // Room for a storm's worth of connections waiting to be accepted (the kernel caps
+                // it at net.core.somaxconn): past the backlog the kernel drops a client's
+                // handshake packets, and the client waits seconds for their retransmission.
+                .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
