@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import TaskMasterClient
 import TaskWire
 import TestSupport
@@ -116,9 +117,11 @@ enum HTTPGet {
 /// Round trips of one native client's pings, one every `interval`, on a task of their own
 /// until stopped: how long other clients wait while the master is under a load.
 final class PingProbe: Sendable {
+    private let stopped = StopFlag()
     private let task: Task<[Duration], any Error>
 
     init(port: Int, authKey: String, interval: Duration = .milliseconds(10)) {
+        let stopped = self.stopped
         task = Task {
             try await TaskMasterConnection.withConnection(
                 to: "127.0.0.1",
@@ -127,7 +130,7 @@ final class PingProbe: Sendable {
                 name: "ping probe"
             ) { client in
                 var times: [Duration] = []
-                while !Task.isCancelled {
+                while !stopped.isSet {
                     let start = ContinuousClock.now
                     _ = try await client.ping()
                     times.append(ContinuousClock.now - start)
@@ -138,11 +141,18 @@ final class PingProbe: Sendable {
         }
     }
 
-    /// Stops the probe and returns its round trips, sorted.
+    /// Stops the probe (after the ping in flight) and returns its round trips, sorted.
     func stop() async throws -> [Duration] {
-        task.cancel()
+        stopped.set()
         return try await task.value.sorted()
     }
+}
+
+/// A flag one task sets and another reads.
+final class StopFlag: Sendable {
+    private let flag = Mutex(false)
+    var isSet: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
 }
 
 extension [Duration] {

@@ -33,7 +33,7 @@ final class RequestFlood: Sendable {
 
     /// Sends `count` requests made by `request` (given the request id), in chunks, until a
     /// send fails or `limit` passes; with `readsAnswers`, a thread reads and sorts the answers
-    /// meanwhile, until the master closes the connection or `limit` passes.
+    /// meanwhile, until all came, the master closes the connection, or `limit` passes.
     func run(
         count: Int,
         limit: Duration,
@@ -42,7 +42,8 @@ final class RequestFlood: Sendable {
     ) async -> Outcome {
         let started = ContinuousClock.now
         let raw = self.raw
-        let reader = readsAnswers ? Thread.detachedResult { Self.readAnswers(raw, until: started + limit) } : nil
+        let reader =
+            readsAnswers ? Thread.detachedResult { Self.readAnswers(raw, count: count, until: started + limit) } : nil
         let (sent, sendFailed) = await Thread.runDetached {
             let fd = raw.descriptor
             var sent = 0
@@ -85,9 +86,15 @@ final class RequestFlood: Sendable {
         return count
     }
 
-    private static func readAnswers(_ raw: RawConnection, until deadline: ContinuousClock.Instant) -> Outcome {
+    /// Reads answers until `count` came, the master closed the connection, or `deadline`.
+    private static func readAnswers(
+        _ raw: RawConnection,
+        count: Int,
+        until deadline: ContinuousClock.Instant
+    ) -> Outcome {
         var outcome = Outcome()
-        while ContinuousClock.now < deadline {
+        var read = 0
+        while read < count, ContinuousClock.now < deadline {
             let frame: [UInt8]
             do {
                 guard let next = try raw.readFrameOrEnd() else {
@@ -99,6 +106,7 @@ final class RequestFlood: Sendable {
                 outcome.answers["read error: \(error)", default: 0] += 1
                 break
             }
+            read += 1
             guard let response = try? Response(decoding: ByteBuffer(bytes: frame)) else {
                 outcome.answers["undecodable", default: 0] += 1
                 continue
