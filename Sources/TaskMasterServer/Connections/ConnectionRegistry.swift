@@ -16,7 +16,8 @@ final class ConnectionRegistry: Sendable {
         var maxConnections = 1024
         /// Connections still in their handshake, at once.
         var maxUnauthenticated = 256
-        /// Connections still in their handshake from one address.
+        /// Connections still in their handshake from one address, while more than half of
+        /// ``maxUnauthenticated`` are taken.
         var maxUnauthenticatedPerAddress = 32
     }
 
@@ -60,7 +61,11 @@ final class ConnectionRegistry: Sendable {
     ///
     /// Past the limits (in total, or for its address) room is made by closing the oldest
     /// handshake still in progress (of its address, for the address limit), however young:
-    /// silent connections can't keep newer clients out, whoever shares their address. Under a
+    /// silent connections can't keep newer clients out, whoever shares their address. The
+    /// address limit holds only while the table is more than half full: a client host opening
+    /// many connections at once (a Python client with a hundred threads, each making its
+    /// proxy) is not cut short while there is room, and an address that fills the table still
+    /// gives up its own handshakes, not others'. Under a
     /// storm of connections opened again as fast as they are closed, each handshake then gets
     /// the time the storm takes to turn the table over (256 slots at 1,600 connections a
     /// second: 160 ms), and a client with the key needs a round trip of it.
@@ -73,7 +78,9 @@ final class ConnectionRegistry: Sendable {
         let (result, evicted): (Result<UInt64, Refusal>, [any Channel]) = state.withLock { state in
             guard !state.isClosing else { return (.failure(.stopping), []) }
             var evicted: [any Channel] = []
-            if state.handshakingByHost[host, default: 0] >= limits.maxUnauthenticatedPerAddress {
+            if state.handshaking.count * 2 > limits.maxUnauthenticated,
+                state.handshakingByHost[host, default: 0] >= limits.maxUnauthenticatedPerAddress
+            {
                 guard let oldest = Self.oldestHandshake(in: state, from: host)
                 else { return (.failure(.tooManyFromAddress), []) }
                 evicted.append(state.entries[oldest]!.channel)
