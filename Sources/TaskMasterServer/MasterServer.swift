@@ -98,7 +98,13 @@ struct MasterServer: Service {
             logger.error("could not return the connection's tasks: \(error.message)")
             returned = 0
         }
-        registry.remove(id)
+        guard registry.remove(id) else {
+            // Never past its handshake: whoever can reach the port can open these by the
+            // thousand a second; their failures are logged, counted and rate-limited, where
+            // they are detected.
+            logger.debug("connection closed before its handshake ended")
+            return
+        }
         if returned > 0 {
             logger.info(
                 "connection closed; its leased tasks went back to their queues",

@@ -152,8 +152,15 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    func remove(_ id: UInt64) {
-        state.withLock { Self.forget(id, in: &$0) }
+    /// Forgets a connection that ended; returns whether it had passed its handshake (false
+    /// too for one closed to make room, which was forgotten then).
+    @discardableResult
+    func remove(_ id: UInt64) -> Bool {
+        state.withLock { state in
+            let authenticated = state.entries[id]?.authenticated ?? false
+            Self.forget(id, in: &state)
+            return authenticated
+        }
     }
 
     private static func forget(_ id: UInt64, in state: inout State) {
