@@ -92,6 +92,7 @@ struct ConnectionPipeline: Sendable {
             maxRefusals: 100
         )
         let registry = self.registry
+        let authFailures = self.authFailures
         let report = self.reportHandshakeFailure
         try pipeline.addHandler(
             ProtocolNegotiationHandler(
@@ -103,7 +104,10 @@ struct ConnectionPipeline: Sendable {
                         return PythonSessionHandler(services: services, connection: id, logger: logger)
                     }
                 },
-                onAuthenticated: { registry.authenticated(id) },
+                onAuthenticated: {
+                    registry.authenticated(id)
+                    authFailures.succeeded(host: host)
+                },
                 onHandshakeFailure: { report($0, host, logger) }
             )
         )
