@@ -100,15 +100,20 @@ extension AbuseTests {
                     + " attacker \(attackerStats)"
             )
             // Nearly all: a ping waits its turn in the accept queue behind the storm (about a
-            // second), then has the table's turnover time (some 150 ms: 256 handshakes at the
-            // storm's 1,700 a second) to answer its challenge. On this 2-core machine, shared
-            // with the attacker, the master now and then reads an answer later than that and
-            // the connection is closed to make room (the client sees a reset): 0 to 3 of 40.
-            #expect(failed.count <= 4, "\(failed.count) pings failed: \(failed.prefix(3).map(\.stderr))")
+            // second), then has the table's turnover time (90 to 150 ms: 256 handshakes at the
+            // storm's 1,700 to 3,000 a second) for its two round trips of the handshake. On
+            // this 2-core machine, shared with the attacker, the master now and then takes
+            // longer than that and the connection is closed to make room (the client sees a
+            // reset): 0 to 3 of 40 in most runs, 6 once while other work loaded the machine.
+            #expect(failed.count <= 6, "\(failed.count) pings failed: \(failed.prefix(3).map(\.stderr))")
             #expect((times.last ?? 0) < 5, "slowest ping \(times.last ?? 0) s")
             #expect(attackerStats.contains("closed_by_master"), "the attack did not run: \(attacker.transcript)")
 
-            // Refusals are logged a few times per interval, with counts, not once per connection.
+            // Refusals are logged a few times per interval, with counts, and connections that
+            // never passed their handshake are not logged one by one.
+            let lines = master.process.stderrLines.count
+            print("lock-out: the master wrote \(lines) log lines")
+            #expect(lines < 40 * 3 + 100, "\(lines) log lines for \(attackerStats)")
             let warnings = master.logMessages(level: "warning")
             print("lock-out: \(warnings.count) warnings: \(Set(warnings))")
             #expect(warnings.count <= 2 * Int(attackSeconds / 10 + 2), "\(warnings.count) warnings")
