@@ -136,15 +136,18 @@ public struct SquaringBatch: Sendable {
             do {
                 try await connect { master in
                     if state.connected() { connection(.restored(master: master.master)) }
-                    try await runPhase(
-                        on: master,
-                        ledger: ledger,
-                        deadline: deadline,
-                        start: start,
-                        progress: progress,
-                        events: events
-                    )
-                    summary.set(try await finish(on: master, ledger: ledger, start: start))
+                    // On the connection's event loop: requests and answers cross no thread.
+                    try await master.onEventLoop {
+                        try await runPhase(
+                            on: master,
+                            ledger: ledger,
+                            deadline: deadline,
+                            start: start,
+                            progress: progress,
+                            events: events
+                        )
+                        summary.set(try await finish(on: master, ledger: ledger, start: start))
+                    }
                 }
                 if let result = summary.value { return result }
             } catch let error as ClientError

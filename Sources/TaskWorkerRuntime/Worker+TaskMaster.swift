@@ -61,14 +61,26 @@ extension Worker {
 
     /// Runs `concurrency` lanes on one connection until stopped or disconnected, with a
     /// heartbeat beside them that keeps the master's leases on our tasks alive.
+    ///
+    /// The lanes run on the connection's event loop: a get's answer resumes its lane on the
+    /// thread that read it, and the lane's completion is written from there, with no thread hop
+    /// per batch. On graceful shutdown the waiting gets are abandoned (tasks handed to them
+    /// later go back); what a lane holds is finished and acknowledged.
     private func runLanes(_ master: TaskMasterConnection, progress: WorkerProgress) async throws {
         let heartbeat = Task { await beat(master, progress: progress) }
         defer { heartbeat.cancel() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<configuration.concurrency {
-                group.addTask { try await lane(master, progress: progress) }
+        try await withGracefulShutdownHandler {
+            try await master.onEventLoop {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<configuration.concurrency {
+                        group.addTask { try await lane(master, progress: progress) }
+                    }
+                    try await group.waitForAll()
+                }
             }
-            try await group.waitForAll()
+        } onGracefulShutdown: {
+            progress.stop("asked to stop")
+            master.abandonWaitingGets()
         }
     }
 
@@ -99,9 +111,7 @@ extension Worker {
             let tasks: [Delivery]
             do {
                 let wait = WaitTime.milliseconds(UInt32(clamping: progress.nextWait().milliseconds))
-                tasks = try await cancelWhenGracefulShutdown {
-                    try await master.get(from: taskQueue, maxItems: configuration.prefetch, wait: wait)
-                }
+                tasks = try await master.get(from: taskQueue, maxItems: configuration.prefetch, wait: wait)
             } catch is CancellationError {
                 progress.stop("asked to stop")
                 return
