@@ -46,9 +46,17 @@ final class ConnectionRegistry: Sendable {
         /// Unauthenticated connections, oldest first.
         var handshaking: [UInt64] = []
         var handshakingByHost: [String: Int] = [:]
+        /// Addresses a connection passed its handshake from lately, and when.
+        var trustedHosts: [String: ContinuousClock.Instant] = [:]
         var nextID: UInt64 = 1
         var isClosing = false
     }
+
+    /// How long an address that passed a handshake is trusted: its handshakes in progress
+    /// are the last to make room for newcomers.
+    static let trustPeriod: Duration = .seconds(600)
+    /// Addresses remembered as trusted; past that the table starts over.
+    static let maxTrustedHosts = 10_000
 
     private let state = Mutex(State())
     let limits: Limits
@@ -68,7 +76,9 @@ final class ConnectionRegistry: Sendable {
     /// gives up its own handshakes, not others'. Under a
     /// storm of connections opened again as fast as they are closed, each handshake then gets
     /// the time the storm takes to turn the table over (256 slots at 1,600 connections a
-    /// second: 160 ms), and a client with the key needs a round trip of it.
+    /// second: 160 ms), and a client with the key needs two round trips of it, which a loaded
+    /// machine may not give it. So handshakes from addresses that passed one in the last
+    /// ``trustPeriod`` make room last: a storm from elsewhere can't turn them over.
     func admit(
         channel: any Channel,
         address: String,
@@ -87,7 +97,9 @@ final class ConnectionRegistry: Sendable {
                 Self.forget(oldest, in: &state)
             }
             if state.handshaking.count >= limits.maxUnauthenticated || state.entries.count >= limits.maxConnections {
-                guard let oldest = Self.oldestHandshake(in: state, from: nil)
+                guard
+                    let oldest = Self.oldestUntrustedHandshake(in: state, now: now)
+                        ?? Self.oldestHandshake(in: state, from: nil)
                 else { return (.failure(.full), evicted) }
                 evicted.append(state.entries[oldest]!.channel)
                 Self.forget(oldest, in: &state)
@@ -111,6 +123,15 @@ final class ConnectionRegistry: Sendable {
         return result
     }
 
+    /// The oldest handshake in progress from an address that passed no handshake lately.
+    private static func oldestUntrustedHandshake(in state: State, now: ContinuousClock.Instant) -> UInt64? {
+        for id in state.handshaking {
+            guard let entry = state.entries[id] else { continue }
+            guard let trusted = state.trustedHosts[entry.host], now - trusted < trustPeriod else { return id }
+        }
+        return nil
+    }
+
     /// The oldest handshake in progress (from `host`, if given).
     private static func oldestHandshake(in state: State, from host: String?) -> UInt64? {
         for id in state.handshaking {
@@ -127,6 +148,10 @@ final class ConnectionRegistry: Sendable {
             entry.authenticated = true
             state.entries[id] = entry
             Self.stopHandshaking(entry, in: &state)
+            if state.trustedHosts[entry.host] == nil, state.trustedHosts.count >= Self.maxTrustedHosts {
+                state.trustedHosts.removeAll(keepingCapacity: true)
+            }
+            state.trustedHosts[entry.host] = .now
         }
     }
 
