@@ -74,7 +74,7 @@ extension AbuseTests {
             try await Task.sleep(for: .seconds(1))
 
             let started = ContinuousClock.now
-            var outcomes: [(status: Int32, seconds: Double, stderr: [String])] = []
+            var outcomes: [(round: Int, status: Int32, seconds: Double, stderr: [String])] = []
             for round in 0..<10 {
                 let pings = try (0..<4).map { _ in
                     (
@@ -85,9 +85,8 @@ extension AbuseTests {
                 for (ping, start) in pings {
                     defer { ping.kill9() }
                     let status = await ping.waitForExit(within: .seconds(20)) ?? -1
-                    outcomes.append((status, (ContinuousClock.now - start).seconds, ping.stderrLines))
+                    outcomes.append((round, status, (ContinuousClock.now - start).seconds, ping.stderrLines))
                 }
-                _ = round
             }
             let attackSeconds = (ContinuousClock.now - started).seconds
             let attackerStats = attacker.stdoutLines.last { $0.hasPrefix("STATS") } ?? "none"
@@ -97,15 +96,21 @@ extension AbuseTests {
             print(
                 "lock-out: \(outcomes.count - failed.count) of \(outcomes.count) pings succeeded in \(String(format: "%.1f", attackSeconds)) s;"
                     + " slowest \(String(format: "%.2f", times.last ?? 0)) s, median \(String(format: "%.2f", times[times.count / 2])) s;"
-                    + " attacker \(attackerStats)"
+                    + " failed in rounds \(failed.map(\.round)); attacker \(attackerStats)"
             )
-            // Nearly all: a ping waits its turn in the accept queue behind the storm (about a
-            // second), then has the table's turnover time (90 to 150 ms: 256 handshakes at the
-            // storm's 1,700 to 3,000 a second) for its two round trips of the handshake. On
-            // this 2-core machine, shared with the attacker, the master now and then takes
-            // longer than that and the connection is closed to make room (the client sees a
-            // reset): 0 to 3 of 40 in most runs, 6 once while other work loaded the machine.
-            #expect(failed.count <= 6, "\(failed.count) pings failed: \(failed.prefix(3).map(\.stderr))")
+            // Each ping waits its turn in the accept queue behind the storm (about a second),
+            // then has its handshake. The storm turns the table of handshakes over every 90 to
+            // 150 ms (256 slots at 1,700 to 3,000 connections a second), and on this 2-core
+            // machine, shared with the attacker, a first client from an address does not always
+            // finish its two round trips in that time: of the first round, 0 to 3 of 4 have
+            // been closed to make room (the client sees a reset). Once a client from 127.0.0.1
+            // has passed its handshake the address is trusted and its handshakes make room
+            // last: every later ping gets in.
+            #expect(
+                failed.allSatisfy { $0.round == 0 },
+                "pings failed after the first round: \(failed.map { ($0.round, $0.stderr) })"
+            )
+            #expect(failed.count < 4, "\(failed.count) pings failed: \(failed.prefix(3).map(\.stderr))")
             #expect((times.last ?? 0) < 5, "slowest ping \(times.last ?? 0) s")
             #expect(attackerStats.contains("closed_by_master"), "the attack did not run: \(attacker.transcript)")
 
