@@ -1,3 +1,4 @@
+import Pickle
 import TaskMasterClient
 import TaskWire
 
@@ -39,8 +40,8 @@ public struct RoundTrip: Sendable {
             }
             let elapsed = ContinuousClock.now - start
             try await master.ack([result.id], in: resultQueue)
-            guard result.payload == Square.resultPickle(number) else {
-                return .wrong(Square.outcome(forTask: result.payload).text)
+            guard result.payload.readableBytesView.elementsEqual(Square.resultPickle(number)) else {
+                return .wrong((try? PickleReader.read(result.bytes))?.stringValue ?? "<not a str>")
             }
             return .squared(elapsed)
         }

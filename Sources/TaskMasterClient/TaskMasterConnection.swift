@@ -126,7 +126,6 @@ public final class TaskMasterConnection: Sendable {
             ids: ids,
             master: master
         )
-        defer { channel.close(promise: nil) }
         do {
             // Held by the framing handler until the handshake has succeeded.
             var frame = ByteBuffer()
@@ -136,11 +135,25 @@ public final class TaskMasterConnection: Sendable {
             connection.name.withLock { $0 = masterName }
         } catch var error as ClientError where error.code != .authenticationFailed && error.code != .serverError {
             // Not ready yet: say it the way a failed connect says it.
+            try? await channel.close()
             error.reason = error.reason ?? error.message
             error.message = "can't connect to \(master): \(error.message)"
             throw error
+        } catch {
+            try? await channel.close()
+            throw error
         }
-        return try await body(connection)
+        // Closed, and the close done, before returning: the master sees the end of this
+        // connection (and returns what it held) before the caller's next one.
+        let result: Result
+        do {
+            result = try await body(connection)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        try? await channel.close()
+        return result
     }
 
     /// Whether the connection has ended.
@@ -165,13 +178,24 @@ public final class TaskMasterConnection: Sendable {
         let id = ids.next()
         var queueOfGet: String?
         if case .get(let queue, _, _) = message { queueOfGet = queue }
-        var frame = ByteBuffer()
-        Request(id: id, message).encode(into: &frame)
+        let request = Request(id: id, message)
+        var frame = channel.allocator.buffer(capacity: request.encodedSizeEstimate)
+        request.encode(into: &frame)
         let answer = channel.eventLoop.makePromise(of: ServerMessage.self)
+        // A request that can't even be written (the connection is gone) is answered with why.
+        let master = self.master
         channel.writeAndFlush(
-            ClientOutbound.request(ClientRequest(id: id, frame: frame, answer: answer, queueOfGet: queueOfGet)),
-            promise: nil
-        )
+            ClientOutbound.request(ClientRequest(id: id, frame: frame, answer: answer, queueOfGet: queueOfGet))
+        ).whenFailure { error in
+            answer.fail(
+                error as? ClientError
+                    ?? ClientError(
+                        .connectionClosed,
+                        "can't send to the master: \(ErrorReason.transport(error))",
+                        master: master
+                    )
+            )
+        }
         let (handler, context) = (self.handler, self.handlerContext)
         let loop = channel.eventLoop
         let message = try await withTaskCancellationHandler {

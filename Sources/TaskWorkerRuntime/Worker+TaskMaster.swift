@@ -125,7 +125,7 @@ extension Worker {
             var failed = 0
             // One call per batch: no await per task for a job that needs none.
             let answers = await job.results(
-                for: tasks.map { WorkerTask(id: $0.id, attempt: Int($0.attempt), payload: $0.payload) }
+                for: tasks.map { WorkerTask(id: $0.id, attempt: Int($0.attempt), payload: $0.bytes) }
             )
             for (task, answer) in zip(tasks, answers) {
                 let outcome = JobOutcome.of(answer)

@@ -29,9 +29,10 @@ extension ByteBuffer {
         writeBytes(string.utf8.prefix(Int(length)))
     }
 
-    mutating func readWireBytes(_ field: StaticString) throws(WireError) -> [UInt8] {
+    /// A length-prefixed byte string, as a slice of this buffer (no copy).
+    mutating func readWireSlice(_ field: StaticString) throws(WireError) -> ByteBuffer {
         let length = try readWire(UInt32.self, field)
-        guard let bytes = readBytes(length: Int(length)) else {
+        guard let bytes = readSlice(length: Int(length)) else {
             throw .malformed("truncated inside \(field)")
         }
         return bytes
@@ -68,7 +69,7 @@ extension ByteBuffer {
         items.reserveCapacity(count)
         for _ in 0..<count {
             let reference = try readWire(UInt64.self, field)
-            let payload = try readWireBytes(field)
+            let payload = try readWireSlice(field)
             items.append(NewItem(payload: payload, reference: reference))
         }
         return items
@@ -78,8 +79,8 @@ extension ByteBuffer {
         writeInteger(UInt32(items.count))
         for item in items {
             writeInteger(item.reference)
-            writeInteger(UInt32(item.payload.count))
-            writeBytes(item.payload)
+            writeInteger(UInt32(item.payload.readableBytes))
+            writeImmutableBuffer(item.payload)
         }
     }
 

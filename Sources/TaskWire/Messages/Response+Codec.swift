@@ -12,6 +12,17 @@ extension Response {
         case error = 0xFF
     }
 
+    /// About how many bytes ``encode(into:)`` writes, to reserve them at once.
+    public var encodedSizeEstimate: Int {
+        switch message {
+        case .deliveries(let deliveries):
+            return 16 + deliveries.reduce(0) { $0 + 24 + $1.payload.readableBytes }
+        case .putAccepted(let ids): return 16 + 8 * ids.count
+        case .completed(let outcome): return 24 + 8 * (outcome.ack.unknown.count + outcome.resultIDs.count)
+        default: return 64
+        }
+    }
+
     /// Writes the frame payload.
     public func encode(into buffer: inout ByteBuffer) {
         switch message {
@@ -25,8 +36,8 @@ extension Response {
                 buffer.writeInteger(delivery.id)
                 buffer.writeInteger(delivery.attempt)
                 buffer.writeInteger(delivery.reference)
-                buffer.writeInteger(UInt32(delivery.payload.count))
-                buffer.writeBytes(delivery.payload)
+                buffer.writeInteger(UInt32(delivery.payload.readableBytes))
+                buffer.writeImmutableBuffer(delivery.payload)
             }
         case .acknowledged(let outcome):
             MessageHeader(type: Kind.acknowledged.rawValue, requestID: requestID).encode(into: &buffer)
@@ -67,7 +78,7 @@ extension Response {
                 let id = try buffer.readWire(TaskID.self, "delivery id")
                 let attempt = try buffer.readWire(UInt32.self, "attempt")
                 let reference = try buffer.readWire(TaskID.self, "reference")
-                let payload = try buffer.readWireBytes("payload")
+                let payload = try buffer.readWireSlice("payload")
                 deliveries.append(Delivery(id: id, attempt: attempt, reference: reference, payload: payload))
             }
             message = .deliveries(deliveries)
