@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Pickle
 import SquaringJobs
 import TaskMasterClient
@@ -593,6 +594,15 @@ extension AbuseTests {
         return n
     }
 
+    /// A pickled string's text, or a note of what else the payload is.
+    static func text(of payload: ByteBuffer) -> String {
+        let bytes = Array(payload.readableBytesView)
+        guard let graph = try? PickleReader.read(bytes), let text = graph.stringValue else {
+            return "<\(bytes.count) bytes that are not a pickled str>"
+        }
+        return text
+    }
+
     /// Takes everything off `queues` (acknowledged), as text.
     static func drainResults(_ master: MasterProcess, queues: [String]) async throws -> [String: [String]] {
         try await TaskMasterConnection.withConnection(
@@ -606,9 +616,7 @@ extension AbuseTests {
                     let got = try await client.get(from: queue, maxItems: 5000, wait: .none)
                     guard !got.isEmpty else { break }
                     _ = try await client.ack(got.map(\.id), in: queue)
-                    texts[queue, default: []] += got.map {
-                        (try? PickleReader.read($0.payload).stringValue ?? nil) ?? "<\($0.payload.count) bytes>"
-                    }
+                    texts[queue, default: []] += got.map { Self.text(of: $0.payload) }
                 }
             }
             return texts
