@@ -214,7 +214,7 @@ extension AbuseTests {
     /// How far the master's resources may be from their values before the soak, after it:
     /// descriptors (its listeners, log, epoll and eventfd don't change), threads (a pool
     /// thread may come or go), and memory: what the allocator keeps of a load of 200
-    /// connections and 40 MB of big values (measured: 12 to 14 MB). The master runs with
+    /// connections and 30 MiB of big values (measured: 12 to 20 MB). The master runs with
     /// glibc's mmap threshold fixed at 128 KiB (`GLIBC_TUNABLES`, or TASK_TEST_SOAK_TUNABLES):
     /// by default glibc raises it when big blocks are freed and then serves them from heap
     /// arenas it rarely gives back, and the soak would measure that (some 135 MB more after
@@ -339,14 +339,14 @@ extension AbuseTests {
                 .init(
                     python: python313,
                     script: SoakScripts.bulk,
-                    arguments: { _ in [address, end, "150", "put"] },
+                    arguments: { _ in [address, end, "120", "put"] },
                     name: "bulk put",
                     killable: true
                 ),
                 .init(
                     python: python313,
                     script: SoakScripts.bulk,
-                    arguments: { _ in [address, end, "150", "get"] },
+                    arguments: { _ in [address, end, "120", "get"] },
                     name: "bulk get",
                     killable: true
                 ),
@@ -623,8 +623,8 @@ extension AbuseTests {
         }
     }
 
-    /// A batch through a worker, and 160 values of 256 KiB put and taken back (as many as the
-    /// soak's big puts hold at most), so that the soak's baseline is the master after a first
+    /// A batch through a worker, and 160 values of 256 KiB put and taken back (more than the
+    /// soak's big puts hold at once), so that the soak's baseline is the master after a first
     /// load, its pools and caches made: glibc keeps the heap that freed big values leave, so
     /// the memory a first fill takes is not given back, and the soak would otherwise measure
     /// that rather than what it leaves behind.
