@@ -111,7 +111,7 @@ struct NamedQueue {
         return entry
     }
 
-    mutating func removeAll() -> ArraySlice<Entry> {
+    mutating func removeAll() -> [Entry] {
         bytes = 0
         return items.removeAll()
     }

@@ -1,11 +1,12 @@
 /// The tasks of one queue, first in, first out, with room to put given-back tasks at the front.
 ///
 /// An array and the index of its first live element: taking from the front moves an index,
-/// not the elements, and the space taken is reused once the front is half the array. Faster than
+/// not the elements (the slot left behind is emptied, so a task taken holds no memory here), and
+/// the space taken is reused once the front is half the array. Faster than
 /// a ring buffer for a queue's usual life (append at the back, take from the front in batches),
 /// and a plain value: no class in between, so no dynamic exclusivity checks on the hot path.
 struct TaskLine<Element> {
-    private var elements: [Element] = []
+    private var elements: [Element?] = []
     private var head = 0
 
     var count: Int { elements.count - head }
@@ -20,7 +21,8 @@ struct TaskLine<Element> {
     /// Takes the first element. The line must not be empty.
     mutating func removeFirst() -> Element {
         precondition(!isEmpty, "removeFirst from an empty TaskLine")
-        let element = elements[head]
+        let element = elements[head]!
+        elements[head] = nil  // not kept until the front is reused: a payload may be big
         head += 1
         if head == elements.count {
             // Empty: start over without giving the storage back.
@@ -44,17 +46,17 @@ struct TaskLine<Element> {
     }
 
     /// Takes every element, leaving the line empty.
-    mutating func removeAll() -> ArraySlice<Element> {
+    mutating func removeAll() -> [Element] {
         defer {
             elements.removeAll(keepingCapacity: false)
             head = 0
         }
-        return elements[head...]
+        return elements[head...].map { $0! }
     }
 
     /// Up to `count` elements from the front, left in place.
-    func prefix(_ count: Int) -> ArraySlice<Element> {
-        elements[head..<min(elements.count, head + max(0, count))]
+    func prefix(_ count: Int) -> [Element] {
+        elements[head..<min(elements.count, head + max(0, count))].map { $0! }
     }
 }
 
