@@ -581,6 +581,12 @@ extension AbuseTests {
                 after.rss <= before.rss + Self.soakMargins.rss,
                 "RSS \(megabytes(before.rss)) → \(megabytes(after.rss))"
             )
+            // Meanwhile: what the master holds against its limit, and 64 MB for 200 connections'
+            // buffers and the frames in flight.
+            #expect(
+                peak <= before.rss + 44 * 1_048_576 + 64_000_000,
+                "RSS peaked at \(megabytes(peak)), past \(megabytes(before.rss)) + the memory limit + 64 MB"
+            )
             #expect(master.process.isRunning)
         }
     }
