@@ -161,6 +161,11 @@ final class ConnectionRegistry: Sendable {
         state.withLock { $0.handshaking.count * 2 > limits.maxUnauthenticated }
     }
 
+    /// Whether a connection from `host` passed its handshake in the last ``trustPeriod``.
+    func isTrusted(_ host: String, now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in state.trustedHosts[host].map { now - $0 < Self.trustPeriod } ?? false }
+    }
+
     /// Records what kind of client a connection turned out to be.
     func identify(_ id: UInt64, kind: ClientKind, name: String) {
         state.withLock { state in
