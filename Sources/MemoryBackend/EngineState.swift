@@ -314,20 +314,23 @@ struct EngineState {
         slots[q] = nil
         defer { slots[q] = queue }
         let count = min(maxItems, queue.items.count)
-        var taken: [NamedQueue.Entry] = []
-        taken.reserveCapacity(count)
+        var leased: [NamedQueue.Entry?] = []
+        leased.reserveCapacity(count)
+        var tasks: [QueuedTask] = []
+        tasks.reserveCapacity(count)
         var redelivered: UInt64 = 0
         for _ in 0..<count {
             var entry = queue.removeFirst()
             entry.task.attempt += 1
             if entry.task.attempt > 1 { redelivered += 1 }
-            taken.append(entry)
+            tasks.append(entry.task)
+            leased.append(consume entry)
         }
-        leases.add(taken, queue: q, consumer: consumer, expires: now + limits.leaseTimeout(of: queue.name))
+        leases.add(leased, queue: q, consumer: consumer, expires: now + limits.leaseTimeout(of: queue.name))
         queue.totalRedelivered += redelivered
         queue.inFlight += count
         queue.totalDelivered += UInt64(count)
-        return taken.map(\.task)
+        return tasks
     }
 
     /// A get: takes what is there, or waits for the first item, or answers empty at once.

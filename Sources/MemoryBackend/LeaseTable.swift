@@ -25,8 +25,12 @@ struct LeaseTable {
         var ids: [TaskID]
         var entries: [NamedQueue.Entry?]
         var remaining: Int
+        /// Where the next id is looked for first: acks come mostly in delivery order.
+        var next = 0
 
+        /// The index of `id`'s unsettled entry, if it is one of this batch's.
         func index(of id: TaskID) -> Int? {
+            if next < ids.count, ids[next] == id { return entries[next] != nil ? next : nil }
             guard let first = ids.first, let last = ids.last, id >= first, id <= last else { return nil }
             var low = 0
             var high = ids.count
@@ -35,6 +39,13 @@ struct LeaseTable {
                 if ids[middle] < id { low = middle + 1 } else { high = middle }
             }
             return low < ids.count && ids[low] == id && entries[low] != nil ? low : nil
+        }
+
+        /// Takes the entry at `index` out of the batch.
+        mutating func settle(_ index: Int) -> NamedQueue.Entry {
+            next = index + 1
+            remaining -= 1
+            return entries[index].take()!
         }
     }
 
@@ -47,22 +58,20 @@ struct LeaseTable {
     func count(of consumer: ConsumerID) -> Int { countByConsumer[consumer, default: 0] }
 
     /// Leases every entry of `entries` (one get's delivery) to `consumer`.
-    mutating func add(_ entries: [NamedQueue.Entry], queue: Int, consumer: ConsumerID, expires: Duration) {
+    mutating func add(_ entries: consuming [NamedQueue.Entry?], queue: Int, consumer: ConsumerID, expires: Duration) {
         guard !entries.isEmpty else { return }
-        var sorted = entries
-        if !zip(entries, entries.dropFirst()).allSatisfy({ $0.task.id < $1.task.id }) {
-            sorted.sort { $0.task.id < $1.task.id }
+        var ids = entries.map { $0!.task.id }
+        // Given-back tasks go to the front of their queue, so a delivery may be out of order.
+        if !zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }) {
+            entries.sort { $0!.task.id < $1!.task.id }
+            ids = entries.map { $0!.task.id }
         }
-        let batch = Batch(
-            queue: queue,
-            expires: expires,
-            ids: sorted.map(\.task.id),
-            entries: sorted,
-            remaining: sorted.count
+        let count = ids.count
+        batches[consumer, default: []].append(
+            Batch(queue: queue, expires: expires, ids: ids, entries: entries, remaining: count)
         )
-        batches[consumer, default: []].append(batch)
-        countByConsumer[consumer, default: 0] += entries.count
-        count += entries.count
+        countByConsumer[consumer, default: 0] += count
+        self.count += count
     }
 
     /// Removes the leases `consumer` holds in `queue` on each of `ids`, telling `body` each id
@@ -92,13 +101,12 @@ struct LeaseTable {
                     }
                 }
             }
-            guard let (b, index) = found, let entry = held[b].entries[index] else {
+            guard let (b, index) = found else {
                 body(id, nil)
                 continue
             }
             current = b
-            held[b].entries[index] = nil
-            held[b].remaining -= 1
+            let entry = held[b].settle(index)
             removed += 1
             body(id, Lease(queue: queue, consumer: consumer, entry: entry, expires: held[b].expires))
         }

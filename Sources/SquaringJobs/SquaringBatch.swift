@@ -259,7 +259,7 @@ public struct SquaringBatch: Sendable {
                 guard next < chunks.count else { return }
                 let (chunk, range) = (next, chunks[next])
                 next += 1
-                let items = numbers[range].map { NewItem(payload: Square.task($0)) }
+                let items = Square.taskItems(numbers[range])
                 group.addTask {
                     if let events { for n in numbers[range] { events(.put(n)) } }
                     let ids = try await master.put(items, into: taskQueue, wait: .forever)

@@ -25,6 +25,10 @@ struct ClientRequest {
 /// The first frame is the master's hello (or its refusal). A request whose caller gave up
 /// (``abandon(_:)``) has its answer dropped, except that tasks it delivers are given back.
 /// When the connection ends every request still waiting fails with why.
+///
+/// Flushes wait for the end of the event loop's current batch of work: requests made one
+/// after another on the loop (a put and the get for its result, a worker's completion and
+/// its next get) go out in one write.
 final class ClientChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ClientOutbound
@@ -40,6 +44,7 @@ final class ClientChannelHandler: ChannelDuplexHandler {
     private var waiting: [RequestID: ClientRequest] = [:]
     /// Why the master closed the connection, when it said (an error for request 0).
     private var closingReason: ClientError?
+    private var flushScheduled = false
     private let master: String
     private let makeRequestID: @Sendable () -> RequestID
 
@@ -63,6 +68,17 @@ final class ClientChannelHandler: ChannelDuplexHandler {
             }
             waiting[request.id] = request
             context.write(wrapOutboundOut(request.frame), promise: promise)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = bound.value
+            handler.flushScheduled = false
+            context.flush()
         }
     }
 

@@ -50,17 +50,28 @@ extension ByteBuffer {
 
     mutating func readWireIDs(_ field: StaticString) throws(WireError) -> [TaskID] {
         let count = try readWireCount(field, minimumSize: 8)
-        var ids: [TaskID] = []
-        ids.reserveCapacity(count)
-        for _ in 0..<count {
-            ids.append(try readWire(UInt64.self, field))
+        // In one pass over the bytes: a read per id costs a bounds and uniqueness check each.
+        let ids = withUnsafeReadableBytes { bytes in
+            [TaskID](unsafeUninitializedCapacity: count) { ids, initialized in
+                for index in 0..<count {
+                    ids[index] = TaskID(bigEndian: bytes.loadUnaligned(fromByteOffset: 8 * index, as: TaskID.self))
+                }
+                initialized = count
+            }
         }
+        moveReaderIndex(forwardBy: 8 * count)
         return ids
     }
 
     mutating func writeWireIDs(_ ids: [TaskID]) {
         writeInteger(UInt32(ids.count))
-        for id in ids { writeInteger(id) }
+        // In one pass: a write per id costs a bounds and uniqueness check each.
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 8 * ids.count) { bytes in
+            for (index, id) in ids.enumerated() {
+                bytes.storeBytes(of: id.bigEndian, toByteOffset: 8 * index, as: TaskID.self)
+            }
+            return 8 * ids.count
+        }
     }
 
     mutating func readWireItems(_ field: StaticString) throws(WireError) -> [NewItem] {
