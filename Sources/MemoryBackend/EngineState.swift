@@ -51,6 +51,11 @@ struct EngineState {
     private var waitingOn: [ConsumerID: Set<Int>] = [:]
     /// Queues whose first waiting put is held back by the memory limit.
     private(set) var memoryBlocked: Set<Int> = []
+    /// What the first item that did not fit of the last put to meet the memory limit costs, as
+    /// long as that put neither went in nor would fit now. One episode of the limit, for the
+    /// log, lasts while this is set or puts wait for memory: a put that gives up (its wait ran
+    /// out) does not end it, room for it does.
+    private var memoryShortfall: Int?
 
     init(limits: QueueLimits, budget: MemoryBudget, journal: Journal?) {
         self.limits = limits
@@ -247,6 +252,9 @@ struct EngineState {
             blockedByMemory = memory
         }
         defer { settle(q, resumptions: &resumptions) }
+        if blockedByMemory, let first = rest.first {
+            noteMemoryShortfall(first.payload.readableBytes + NamedQueue.entryOverhead)
+        }
         if rest.isEmpty { return .success(accepted) }
         guard wait != .none else { return .failure(fullError(q, accepted: accepted, memory: blockedByMemory)) }
         let id = makeWaiterID(consumer, on: q, until: wait)
@@ -259,6 +267,20 @@ struct EngineState {
             memoryBlocked.insert(q)
         }
         return nil
+    }
+
+    /// A put met the memory limit with an item of `cost`: the limit's episode begins, if it
+    /// had not (the wait timer looks, and reports it).
+    private mutating func noteMemoryShortfall(_ cost: Int) {
+        if memoryShortfall == nil { deadlinesMovedEarlier = true }
+        memoryShortfall = cost
+    }
+
+    /// Whether the memory limit's episode goes on: puts wait for memory, or the last one that
+    /// met the limit gave up and would still not fit.
+    mutating func memoryLimitEpisodeGoesOn() -> Bool {
+        if let cost = memoryShortfall, budget.fits(cost) { memoryShortfall = nil }
+        return memoryShortfall != nil || !memoryBlocked.isEmpty
     }
 
     private func fullError(_ q: Int, accepted: [TaskID], memory: Bool) -> QueueError {
@@ -367,8 +389,10 @@ struct EngineState {
             progressed = false
             while var putter = slots[q]!.putters.first {
                 let (count, memory) = admissible(putter.remaining, to: q)
+                let wasHeldByMemory = memoryBlocked.contains(q)
                 if memory { memoryBlocked.insert(q) } else { memoryBlocked.remove(q) }
                 guard count > 0 else { break }
+                if wasHeldByMemory, !memory { memoryShortfall = nil }
                 putter.accepted += append(putter.remaining.prefix(count), to: q)
                 putter.remaining = putter.remaining.dropFirst(count)
                 progressed = true
@@ -762,6 +786,7 @@ struct EngineState {
         }
         waitingOn = [:]
         memoryBlocked = []
+        memoryShortfall = nil
         // With the waiters gone, returned tasks stay queued instead of being handed out again.
         // Shutting down is not the tasks' fault: their attempts don't count against them.
         for lease in leases.removeAll() {

@@ -18,8 +18,8 @@ public final class MemoryBackend: QueueBackend {
     private let journal: Journal?
     private let waitsForDurability: Bool
     private let onDone: (@Sendable (_ queue: String, _ latency: Duration) -> Void)?
-    /// Told when puts start being held back by the memory limit (true) and when none are any
-    /// more (false): once per episode.
+    /// Told when puts start being held back or refused by the memory limit (true) and when
+    /// that is over (false): once per episode, however many puts wait or give up meanwhile.
     let onMemoryLimit: (@Sendable (_ reached: Bool) -> Void)?
     /// Signalled when a timed wait's end comes before every earlier one.
     let timerWakeup = Wakeup()
@@ -34,8 +34,9 @@ public final class MemoryBackend: QueueBackend {
     ///   - restoring: tasks read back from the store, queued again in id order.
     ///   - onDone: told, outside the lock, how long each acknowledged or completed task took
     ///     from put to done (for a latency histogram).
-    ///   - onMemoryLimit: told when puts start waiting for memory (true), and when none wait any
-    ///     more (false), once per episode (for the log).
+    ///   - onMemoryLimit: told when puts start being held back or refused by the memory limit
+    ///     (true), and when none waits for memory any more and the last one held back went in
+    ///     or would fit now (false): once per episode (for the log).
     public init(
         limits: QueueLimits = QueueLimits(),
         budget: MemoryBudget = MemoryBudget(),
@@ -273,12 +274,13 @@ public final class MemoryBackend: QueueBackend {
 
     /// Ends the timed waits whose time has come and gives puts held back by the memory limit
     /// another chance; returns how long until the next wait ends (nil: none is timed) and
-    /// whether puts are still held back by memory.
-    func expireWaits() -> (next: Duration?, memoryBlocked: Bool) {
+    /// whether the memory limit's episode goes on (puts are held back by it, or the last one
+    /// that met it gave up and would still not fit).
+    func expireWaits() -> (next: Duration?, memoryLimited: Bool) {
         let (outcome, _) = locked { state, resumptions in
             state.expireWaits(resumptions: &resumptions)
             state.settleMemoryBlocked(resumptions: &resumptions)
-            return (state.nextDeadline().map { $0 - state.now }, !state.memoryBlocked.isEmpty)
+            return (state.nextDeadline().map { $0 - state.now }, state.memoryLimitEpisodeGoesOn())
         }
         return outcome
     }

@@ -8,19 +8,19 @@ import ServiceLifecycle
 public struct WaitTimer: Service {
     let backend: MemoryBackend
 
-    /// How often puts held back by the memory limit are retried while there are some.
+    /// How often puts held back by the memory limit are retried while the limit is met.
     static let memoryRetryInterval: Duration = .milliseconds(50)
 
     public func run() async {
         await cancelWhenGracefulShutdown {
             var wasBlocked = false
             while !Task.isCancelled {
-                let (next, memoryBlocked) = backend.expireWaits()
-                if memoryBlocked != wasBlocked {
-                    backend.onMemoryLimit?(memoryBlocked)
-                    wasBlocked = memoryBlocked
+                let (next, memoryLimited) = backend.expireWaits()
+                if memoryLimited != wasBlocked {
+                    backend.onMemoryLimit?(memoryLimited)
+                    wasBlocked = memoryLimited
                 }
-                let limit = memoryBlocked ? min(next ?? .seconds(3600), Self.memoryRetryInterval) : next
+                let limit = memoryLimited ? min(next ?? .seconds(3600), Self.memoryRetryInterval) : next
                 await backend.timerWakeup.wait(upTo: limit, clock: backend.clock)
             }
         }

@@ -28,7 +28,10 @@ struct MasterServer: Service {
         let serverChannel: NIOAsyncChannel<AcceptedConnection, Never>
         do {
             serverChannel = try await ServerBootstrap(group: eventLoopGroup)
-                .serverChannelOption(.backlog, value: 256)
+                // Room for a storm's worth of connections waiting to be accepted (the kernel caps
+                // it at net.core.somaxconn): past the backlog the kernel drops a client's
+                // handshake packets, and the client waits seconds for their retransmission.
+                .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
@@ -95,7 +98,13 @@ struct MasterServer: Service {
             logger.error("could not return the connection's tasks: \(error.message)")
             returned = 0
         }
-        registry.remove(id)
+        guard registry.remove(id) else {
+            // Never past its handshake: whoever can reach the port can open these by the
+            // thousand a second; their failures are logged, counted and rate-limited, where
+            // they are detected.
+            logger.debug("connection closed before its handshake ended")
+            return
+        }
         if returned > 0 {
             logger.info(
                 "connection closed; its leased tasks went back to their queues",

@@ -85,6 +85,7 @@ public struct TaskMaster: Sendable {
             startedAt: .now
         )
         let stopSignal = StopSignal()
+        let throttle = LogThrottle()
         let services = SessionServices(
             backend: setup.backend,
             registry: registry,
@@ -95,7 +96,8 @@ public struct TaskMaster: Sendable {
                 limit: configuration.maxQueues
             ),
             allowsRemoteShutdown: configuration.allowRemoteShutdown,
-            requestShutdown: { stopSignal.requestStop() }
+            requestShutdown: { stopSignal.requestStop() },
+            logThrottle: throttle
         )
         let pipeline = ConnectionPipeline(
             configuration: configuration,
@@ -105,7 +107,7 @@ public struct TaskMaster: Sendable {
             authFailures: authFailures,
             registry: registry,
             services: services,
-            throttle: LogThrottle(),
+            throttle: throttle,
             logger: logger
         )
         let server = MasterServer(

@@ -14,6 +14,9 @@ final class RawConnection: Sendable {
 
     deinit { close(fd) }
 
+    /// The socket, for callers that send in bulk from a thread of their own.
+    var descriptor: Int32 { fd }
+
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
@@ -34,7 +37,7 @@ final class RawConnection: Sendable {
         var got = 0
         while got < count {
             let n = buffer[got...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n == 0 { return nil }
+            if n == 0 || (n < 0 && errno == ECONNRESET) { return nil }
             guard n > 0 else { throw TestFailure("recv failed or timed out (errno \(errno))") }
             got += n
         }
@@ -58,6 +61,14 @@ final class RawConnection: Sendable {
         let length = Int(UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3]))
         guard let payload = try read(length) else { throw TestFailure("connection closed inside a frame") }
         return payload
+    }
+
+    /// The next frame's payload, or nil once the peer closed (or reset) the connection;
+    /// blocking: call it from a thread of its own.
+    func readFrameOrEnd() throws -> [UInt8]? {
+        guard let header = try read(4) else { return nil }
+        let length = Int(UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3]))
+        return try read(length)
     }
 
     /// Everything until the peer closes (bounded by the receive timeout).

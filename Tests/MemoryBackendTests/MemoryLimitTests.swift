@@ -97,6 +97,40 @@ import Testing
     }
 }
 
+extension MemoryLimitEpisodeTests {
+    @Test func putsThatGiveUpOneAfterAnotherAreOneEpisode() async throws {
+        let reports = ReportLog()
+        let budget = MemoryBudget(limit: 10_000)
+        let backend = try MemoryBackend(budget: budget, onMemoryLimit: { reports.append($0) })
+        try await withWaitTimer(backend) {
+            _ = try await backend.put([NewTask(payload: [UInt8](repeating: 1, count: 8000))], into: "a")
+            // One client's puts, each giving up after its wait, the next one right after.
+            for _ in 0..<4 {
+                do {
+                    _ = try await backend.put(
+                        [NewTask(payload: [UInt8](repeating: 2, count: 3000))],
+                        into: "b",
+                        wait: .upTo(.milliseconds(60))
+                    )
+                    Issue.record("a put past the memory limit went in")
+                } catch let error as QueueError {
+                    #expect(error.code == .memoryLimit)
+                }
+            }
+            // A put that doesn't wait meets the limit too.
+            await #expect(throws: QueueError.self) {
+                try await backend.put([NewTask(payload: [UInt8](repeating: 2, count: 3000))], into: "b", wait: .none)
+            }
+            try await waitUntil(within: .seconds(30)) { reports.values == [true] }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(reports.values == [true], "the episode ended while memory was still full")
+            let got = try await backend.get(from: "a", maxItems: 1, consumer: 9)
+            try await backend.ack(got.map(\.id), in: "a", consumer: 9)
+            try await waitUntil(within: .seconds(30)) { reports.values == [true, false] }
+        }
+    }
+}
+
 /// What the memory-limit callback was told, in order.
 private final class ReportLog: Sendable {
     private let state = Mutex<[Bool]>([])

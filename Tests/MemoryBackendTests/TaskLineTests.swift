@@ -30,6 +30,26 @@ import Testing
     }
 }
 
+extension TaskLineTests {
+    /// A task taken off the line is not held by it: its payload (up to the frame limit) would
+    /// otherwise stay in memory, unaccounted, until the line reuses its front (a thousand
+    /// takes later, or never in a queue that stays short).
+    @Test func aTakenElementIsNotKeptAlive() {
+        final class Payload {}
+        var line = TaskLine<Payload>()
+        weak var taken: Payload?
+        do {
+            let payload = Payload()
+            taken = payload
+            line.append(payload)
+            line.append(Payload())
+        }
+        _ = line.removeFirst()
+        #expect(taken == nil)
+        #expect(line.count == 1)
+    }
+}
+
 /// A small deterministic generator for reproducible random tests.
 struct SplitMix: RandomNumberGenerator {
     private var state: UInt64

@@ -46,6 +46,21 @@ import Testing
         #expect(tracker.challengeDelay(for: "10.0.0.9", now: start + .seconds(30)) == .milliseconds(100))
     }
 
+    @Test func successfulHandshakesFromAnAddressPayOffItsFailures() {
+        let tracker = AuthFailureTracker()
+        let start = ContinuousClock.now
+        for _ in 0..<6 { _ = tracker.record(host: "10.0.0.9", now: start) }
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start) == .milliseconds(400))
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start) == .milliseconds(800))
+        // Clients with the key from the same address connect and succeed.
+        for _ in 0..<3 { tracker.succeeded(host: "10.0.0.9") }
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start) == .zero)
+        // The failures still count for the log.
+        #expect(tracker.record(host: "10.0.0.9", now: start).fromAddress == 7)
+        // A guesser alone pays nothing off: the slow-down comes back.
+        #expect(tracker.challengeDelay(for: "10.0.0.9", now: start) == .milliseconds(100))
+    }
+
     @Test func theAddressTableIsBounded() {
         let tracker = AuthFailureTracker(maxTrackedAddresses: 100)
         for index in 0..<1000 { _ = tracker.record(host: "10.1.\(index / 256).\(index % 256)") }

@@ -100,6 +100,16 @@ public final class ManagedProcess: Sendable {
 
     public var processIdentifier: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
+
+    /// The exit status once the process exited by itself; nil while it runs or if a signal
+    /// ended it.
+    public var exitStatus: Int32? {
+        guard !process.isRunning, process.terminationReason == .exit else { return nil }
+        return process.terminationStatus
+    }
+
+    /// Whether a signal ended the process.
+    public var endedBySignal: Bool { !process.isRunning && process.terminationReason == .uncaughtSignal }
     public var stdoutLines: [String] { box.state.withLock { $0.stdout } }
     public var stderrLines: [String] { box.state.withLock { $0.stderr } }
 

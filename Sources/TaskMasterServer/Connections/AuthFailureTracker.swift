@@ -16,6 +16,8 @@ final class AuthFailureTracker: Sendable {
 
     private struct Record {
         var count = 0
+        /// Failures not paid off by a successful handshake from the address since.
+        var unpaid = 0
         var lastLogged: ContinuousClock.Instant?
         var lastFailure: ContinuousClock.Instant?
         var suppressed = 0
@@ -50,6 +52,7 @@ final class AuthFailureTracker: Sendable {
             }
             var record = state.records[host, default: Record()]
             record.count += 1
+            record.unpaid += 1
             record.lastFailure = now
             let due = record.lastLogged.map { now - $0 >= interval } ?? true
             let verdict = Verdict(
@@ -69,21 +72,36 @@ final class AuthFailureTracker: Sendable {
         }
     }
 
+    /// A handshake from `host` succeeded: it pays off one of the address's failures. Clients
+    /// with the key that share an address with one that keeps failing (a host with a stale key
+    /// among its workers, a NAT) are not held back with it for as long as they keep connecting;
+    /// a guesser from an address gets one guess per successful handshake from it, besides its
+    /// free few, and nothing more.
+    func succeeded(host: String) {
+        state.withLock { state in
+            guard var record = state.records[host], record.unpaid > 0 else { return }
+            record.unpaid -= 1
+            if record.unpaid <= 3 { record.nextChallenge = nil }
+            state.records[host] = record
+        }
+    }
+
     /// How long to hold back the challenge for a new connection from `host`: nothing for the
     /// first few failures, then doubling from 100 ms up to 3 s (under a client's default 5 s
     /// handshake timeout, so the right key still gets in), so guessing keys is slow. The delay
     /// counts per address, not per connection: challenges to one address go out at most one
     /// per delay, so parallel connections wait their turn (and those past the handshake timeout
-    /// never get one). It is forgotten 10 minutes after the address last failed.
+    /// never get one). Failures count until a successful handshake from the address pays one
+    /// off (``succeeded(host:)``); all are forgotten 10 minutes after the address last failed.
     func challengeDelay(for host: String?, now: ContinuousClock.Instant = .now) -> Duration {
         guard let host else { return .zero }
         return state.withLock { state in
-            guard var record = state.records[host], record.count > 3 else { return .zero }
+            guard var record = state.records[host], record.unpaid > 3 else { return .zero }
             if let last = record.lastFailure, now - last > .seconds(600) {
                 state.records[host] = nil
                 return .zero
             }
-            let doublings = min(record.count - 4, 6)
+            let doublings = min(record.unpaid - 4, 6)
             let penalty = min(.milliseconds(100) * (1 << doublings), Duration.seconds(3))
             let slot = max(now, record.nextChallenge ?? now).advanced(by: penalty)
             record.nextChallenge = slot

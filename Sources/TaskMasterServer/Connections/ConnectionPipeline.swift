@@ -71,8 +71,10 @@ struct ConnectionPipeline: Sendable {
             try pipeline.addHandler(IdleTimeoutHandler(timeout: TimeAmount(idle)))
         }
         let challengeDelay = authFailures.challengeDelay(for: host)
+        // Under pressure a handshake gets less time, unless its address is trusted (passed one
+        // lately): a loaded master may take longer than that to read a good client's answer.
         let handshakeTimeout =
-            registry.isUnderPressure
+            registry.isUnderPressure && !registry.isTrusted(host)
             ? min(configuration.handshakeTimeout, Self.handshakeTimeoutUnderPressure) : configuration.handshakeTimeout
         try pipeline.addHandler(
             AuthenticatedFramingHandler(
@@ -92,6 +94,7 @@ struct ConnectionPipeline: Sendable {
             maxRefusals: 100
         )
         let registry = self.registry
+        let authFailures = self.authFailures
         let report = self.reportHandshakeFailure
         try pipeline.addHandler(
             ProtocolNegotiationHandler(
@@ -103,7 +106,10 @@ struct ConnectionPipeline: Sendable {
                         return PythonSessionHandler(services: services, connection: id, logger: logger)
                     }
                 },
-                onAuthenticated: { registry.authenticated(id) },
+                onAuthenticated: {
+                    registry.authenticated(id)
+                    authFailures.succeeded(host: host)
+                },
                 onHandshakeFailure: { report($0, host, logger) }
             )
         )

@@ -16,7 +16,8 @@ final class ConnectionRegistry: Sendable {
         var maxConnections = 1024
         /// Connections still in their handshake, at once.
         var maxUnauthenticated = 256
-        /// Connections still in their handshake from one address.
+        /// Connections still in their handshake from one address, while more than half of
+        /// ``maxUnauthenticated`` are taken.
         var maxUnauthenticatedPerAddress = 32
     }
 
@@ -45,12 +46,17 @@ final class ConnectionRegistry: Sendable {
         /// Unauthenticated connections, oldest first.
         var handshaking: [UInt64] = []
         var handshakingByHost: [String: Int] = [:]
+        /// Addresses a connection passed its handshake from lately, and when.
+        var trustedHosts: [String: ContinuousClock.Instant] = [:]
         var nextID: UInt64 = 1
         var isClosing = false
     }
 
-    /// The least time an unauthenticated connection gets before it may be closed to make room.
-    static let minimumHandshakeTime: Duration = .milliseconds(250)
+    /// How long an address that passed a handshake is trusted: its handshakes in progress
+    /// are the last to make room for newcomers.
+    static let trustPeriod: Duration = .seconds(600)
+    /// Addresses remembered as trusted; past that the table starts over.
+    static let maxTrustedHosts = 10_000
 
     private let state = Mutex(State())
     let limits: Limits
@@ -62,9 +68,17 @@ final class ConnectionRegistry: Sendable {
     /// Lets a new connection in (unauthenticated), or says why not.
     ///
     /// Past the limits (in total, or for its address) room is made by closing the oldest
-    /// handshake still in progress (of its address, for the address limit), once that one has
-    /// had ``minimumHandshakeTime``: silent connections can't keep newer clients out, whoever
-    /// shares their address.
+    /// handshake still in progress (of its address, for the address limit), however young:
+    /// silent connections can't keep newer clients out, whoever shares their address. The
+    /// address limit holds only while the table is more than half full: a client host opening
+    /// many connections at once (a Python client with a hundred threads, each making its
+    /// proxy) is not cut short while there is room, and an address that fills the table still
+    /// gives up its own handshakes, not others'. Under a
+    /// storm of connections opened again as fast as they are closed, each handshake then gets
+    /// the time the storm takes to turn the table over (256 slots at 1,600 connections a
+    /// second: 160 ms), and a client with the key needs two round trips of it, which a loaded
+    /// machine may not give it. So handshakes from addresses that passed one in the last
+    /// ``trustPeriod`` make room last: a storm from elsewhere can't turn them over.
     func admit(
         channel: any Channel,
         address: String,
@@ -74,14 +88,18 @@ final class ConnectionRegistry: Sendable {
         let (result, evicted): (Result<UInt64, Refusal>, [any Channel]) = state.withLock { state in
             guard !state.isClosing else { return (.failure(.stopping), []) }
             var evicted: [any Channel] = []
-            if state.handshakingByHost[host, default: 0] >= limits.maxUnauthenticatedPerAddress {
-                guard let oldest = Self.oldestHandshake(in: state, from: host, before: now - Self.minimumHandshakeTime)
+            if state.handshaking.count * 2 > limits.maxUnauthenticated,
+                state.handshakingByHost[host, default: 0] >= limits.maxUnauthenticatedPerAddress
+            {
+                guard let oldest = Self.oldestHandshake(in: state, from: host)
                 else { return (.failure(.tooManyFromAddress), []) }
                 evicted.append(state.entries[oldest]!.channel)
                 Self.forget(oldest, in: &state)
             }
             if state.handshaking.count >= limits.maxUnauthenticated || state.entries.count >= limits.maxConnections {
-                guard let oldest = Self.oldestHandshake(in: state, from: nil, before: now - Self.minimumHandshakeTime)
+                guard
+                    let oldest = Self.oldestUntrustedHandshake(in: state, now: now)
+                        ?? Self.oldestHandshake(in: state, from: nil)
                 else { return (.failure(.full), evicted) }
                 evicted.append(state.entries[oldest]!.channel)
                 Self.forget(oldest, in: &state)
@@ -105,17 +123,19 @@ final class ConnectionRegistry: Sendable {
         return result
     }
 
-    /// The oldest handshake in progress (from `host`, if given) that began before `cutoff`.
-    private static func oldestHandshake(
-        in state: State,
-        from host: String?,
-        before cutoff: ContinuousClock.Instant
-    )
-        -> UInt64?
-    {
+    /// The oldest handshake in progress from an address that passed no handshake lately.
+    private static func oldestUntrustedHandshake(in state: State, now: ContinuousClock.Instant) -> UInt64? {
         for id in state.handshaking {
             guard let entry = state.entries[id] else { continue }
-            guard entry.connectedAt <= cutoff else { return nil }  // oldest first: the rest are younger
+            guard let trusted = state.trustedHosts[entry.host], now - trusted < trustPeriod else { return id }
+        }
+        return nil
+    }
+
+    /// The oldest handshake in progress (from `host`, if given).
+    private static func oldestHandshake(in state: State, from host: String?) -> UInt64? {
+        for id in state.handshaking {
+            guard let entry = state.entries[id] else { continue }
             if host == nil || entry.host == host { return id }
         }
         return nil
@@ -128,6 +148,10 @@ final class ConnectionRegistry: Sendable {
             entry.authenticated = true
             state.entries[id] = entry
             Self.stopHandshaking(entry, in: &state)
+            if state.trustedHosts[entry.host] == nil, state.trustedHosts.count >= Self.maxTrustedHosts {
+                state.trustedHosts.removeAll(keepingCapacity: true)
+            }
+            state.trustedHosts[entry.host] = .now
         }
     }
 
@@ -135,6 +159,11 @@ final class ConnectionRegistry: Sendable {
     /// less time).
     var isUnderPressure: Bool {
         state.withLock { $0.handshaking.count * 2 > limits.maxUnauthenticated }
+    }
+
+    /// Whether a connection from `host` passed its handshake in the last ``trustPeriod``.
+    func isTrusted(_ host: String, now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLock { state in state.trustedHosts[host].map { now - $0 < Self.trustPeriod } ?? false }
     }
 
     /// Records what kind of client a connection turned out to be.
@@ -153,8 +182,15 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    func remove(_ id: UInt64) {
-        state.withLock { Self.forget(id, in: &$0) }
+    /// Forgets a connection that ended; returns whether it had passed its handshake (false
+    /// too for one closed to make room, which was forgotten then).
+    @discardableResult
+    func remove(_ id: UInt64) -> Bool {
+        state.withLock { state in
+            let authenticated = state.entries[id]?.authenticated ?? false
+            Self.forget(id, in: &state)
+            return authenticated
+        }
     }
 
     private static func forget(_ id: UInt64, in state: inout State) {

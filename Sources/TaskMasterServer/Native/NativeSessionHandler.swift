@@ -9,7 +9,10 @@ import TaskWire
 /// same turn of the loop, without a thread hop; answers that come later hop back to the loop.
 ///
 /// Responses written while a read is handled go out with one flush at the end of the read.
-/// Reading pauses while the session has too many requests unanswered (backpressure).
+/// Reading pauses while the session has too many requests unanswered, and while the connection
+/// can take no more answers (its write buffer is past `max_buffered_bytes`): requests that
+/// arrive then (the rest of the last read) wait, unparsed, until answers go out, so that a
+/// client reading none of its answers can't make the master build more of them (backpressure).
 final class NativeSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -24,6 +27,8 @@ final class NativeSessionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     private var readHeldBack = false
     private var isClosing = false
+    /// Requests that came while the connection could take no more answers, in order.
+    private var heldFrames = CircularBuffer<ByteBuffer>()
 
     init(limits: NativeSession.Limits, services: SessionServices, connection: ConsumerID, logger: Logger) {
         self.session = NativeSession(limits: limits)
@@ -43,8 +48,26 @@ final class NativeSessionHandler: ChannelDuplexHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard heldFrames.isEmpty, context.channel.isWritable else {
+            heldFrames.append(frame)
+            return
+        }
         isReading = true
-        run(session.frameReceived(unwrapInboundIn(data)))
+        run(session.frameReceived(frame))
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        guard context.channel.isWritable else { return }
+        // Take up the requests held back, as long as their answers can go out.
+        isReading = true
+        while context.channel.isWritable, let frame = heldFrames.popFirst() {
+            run(session.frameReceived(frame))
+        }
+        isReading = false
+        flushIfNeeded()
+        resumeReadingIfRoom()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -73,8 +96,9 @@ final class NativeSessionHandler: ChannelDuplexHandler {
     // MARK: Outbound
 
     func read(context: ChannelHandlerContext) {
-        // Backpressure: no more requests while too many are unanswered.
-        guard !session.isReadingPaused, !isClosing else {
+        // Backpressure: no more requests while too many are unanswered, or while their answers
+        // could not go out.
+        guard !session.isReadingPaused, !isClosing, heldFrames.isEmpty, context.channel.isWritable else {
             readHeldBack = true
             return
         }
@@ -146,7 +170,9 @@ final class NativeSessionHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadingIfRoom() {
-        guard readHeldBack, !session.isReadingPaused, !isClosing, let context else { return }
+        guard readHeldBack, !session.isReadingPaused, !isClosing, heldFrames.isEmpty, let context,
+            context.channel.isWritable
+        else { return }
         readHeldBack = false
         context.read()
     }

@@ -72,7 +72,11 @@ final class PythonSessionHandler: ChannelInboundHandler {
                 request,
                 allowsShutdown: services.allowsRemoteShutdown
             )
-            if let notice = outcome.notice { logger.notice("\(notice)") }
+            if let notice = outcome.notice {
+                // Any client may ask again and again (one connection each): a few lines, counted.
+                let (log, suppressed) = services.logThrottle.admit("python: \(notice)")
+                if log { logger.notice("\(notice)", metadata: ["not_logged_since_last": "\(suppressed)"]) }
+            }
             if outcome.stopsMaster { services.requestShutdown() }
             run(.replyAndClose(PythonSession.frame(outcome.reply)))
         case .perform(let call):

@@ -13,4 +13,6 @@ struct SessionServices: Sendable {
     let allowsRemoteShutdown: Bool
     /// Asks the master to stop, as a remote `shutdown` may (when allowed).
     let requestShutdown: @Sendable () -> Void
+    /// Keeps a log line that any client can cause again and again to a few per interval.
+    let logThrottle: LogThrottle
 }
