@@ -88,7 +88,7 @@ struct SharedPostgresTests {
                     ),
                 ]
                 defer { for worker in workers { worker.kill9() } }
-                let count = 100_000
+                let count = 40_000
                 let batch = try ManagedProcess(
                     Binaries.ctl,
                     ["batch", "--count", "\(count)", "--json", "--timeout", "150"],
