@@ -541,21 +541,19 @@ struct GroupWork {
 
     // MARK: Takes
 
-    /// One take per queue for all its waiting getters, handed out in line order.
+    /// One take per waiting getter, in line order, until the queue runs dry.
     mutating func takes(_ jobs: [TakeJob]) async throws {
         for job in jobs {
-            var owners: [String] = []
+            var byGetter: [UInt64: [QueuedTask]] = [:]
+            var gotAny = false
+            let lease = limits.leaseTimeout(of: job.queue).milliseconds
             for getter in job.getters {
-                owners += repeatElement(backend.owner(getter.consumer), count: getter.maxItems)
-            }
-            var rows: [(n: Int, task: QueuedTask)] = []
-            for try await (n, id, reference, attempt, payload, error) in try await run(
-                SQL.take,
-                binds(job.queue, Int64(owners.count), owners, limits.leaseTimeout(of: job.queue).milliseconds)
-            ).decode((Int64, Int64, Int64, Int32, ByteBuffer, String?).self) {
-                rows.append(
-                    (
-                        Int(n),
+                var tasks: [QueuedTask] = []
+                for try await (id, reference, attempt, payload, error) in try await run(
+                    SQL.take,
+                    binds(job.queue, Int64(getter.maxItems), backend.owner(getter.consumer), lease)
+                ).decode((Int64, Int64, Int32, ByteBuffer, String?).self) {
+                    tasks.append(
                         QueuedTask(
                             id: TaskID(bitPattern: id),
                             reference: TaskID(bitPattern: reference),
@@ -564,20 +562,17 @@ struct GroupWork {
                             error: error
                         )
                     )
-                )
+                }
+                tasks.sort { $0.id < $1.id }
+                gotAny = gotAny || !tasks.isEmpty
+                byGetter[getter.id] = tasks
+                if tasks.count < getter.maxItems { break }  // the queue ran dry
             }
-            rows.sort { $0.n < $1.n }
-            var byGetter: [UInt64: [QueuedTask]] = [:]
-            var start = 1
-            for getter in job.getters {
-                let end = start + getter.maxItems
-                byGetter[getter.id] = rows.filter { $0.n >= start && $0.n < end }.map(\.task)
-                start = end
-            }
+            let rows = gotAny
             let queue = job.queue
             let now = backend.now
             let all = Set(job.getters.map(\.id))
-            if !rows.isEmpty, limits.maxSize(of: queue) > 0 { notices.insert("\(backend.masterID) r \(queue)") }
+            if rows, limits.maxSize(of: queue) > 0 { notices.insert("\(backend.masterID) r \(queue)") }
             let backend = self.backend
             effects.append { [byGetter] state, answers in
                 var counters = state.counters[queue] ?? Counters()

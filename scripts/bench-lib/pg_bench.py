@@ -122,7 +122,10 @@ def run_batch(bin_dir, key, cluster, schema, count):
 
 def peer(seconds):
     """pgqueuer's benchmark, default and fast settings: {settings: jobs/s}."""
-    out = subprocess.run([PEER, '--settings', 'default,fast', '--seconds', str(seconds)], capture_output=True,
+    # The same server settings as the cluster of our batch (pg-bench-cluster.sh).
+    out = subprocess.run([PEER, '--settings', 'default,fast', '--seconds', str(seconds),
+                          '--server-setting', 'autovacuum_naptime = 1s',
+                          '--server-setting', 'autovacuum_vacuum_cost_delay = 0'], capture_output=True,
                          text=True, timeout=1800)
     if out.returncode != 0:
         print('pg_bench: pgqueuer_peer.sh failed: %s' % out.stderr[-1500:], file=sys.stderr)
@@ -165,7 +168,7 @@ def run(bin_dir, count, repeats, peer_seconds, row, results, key='pg-bench'):
         best = max(rates.values())
         row('pgqueuer 1.6.0 peer: default · fast settings',
             ' · '.join('%.0f jobs/s' % rates[n] for n in ('default', 'fast') if n in rates),
-            '%d s each, its own benchmark, same machine and run' % peer_seconds)
+            '%d s each, its own benchmark, same machine, run and server settings' % peer_seconds)
         results['postgres_vs_pgqueuer_fast'] = s['tasks_per_second'] / best
         row('TaskMaster on PostgreSQL / pgqueuer (faster settings)', '%.1f×' % (s['tasks_per_second'] / best),
             'same run')
