@@ -55,8 +55,9 @@ enum Schema {
     /// lock; returns the version reached.
     static func migrate(on connection: PostgresConnection, schema: String, logger: Logger) async throws -> Int {
         // The schema name is checked (PostgresURL.isPlainName): safe as an identifier.
-        let lock: Int64 = 0x5441_534B_4D53  // "TASKMS": one lock per database, held briefly
-        try await connection.query("SELECT pg_advisory_lock(\(lock))", logger: logger)
+        // One lock per schema (masters of other schemas in the same database don't wait).
+        let lock = "taskmaster:\(schema)"
+        try await connection.query("SELECT pg_advisory_lock(hashtext(\(lock)))", logger: logger)
         do {
             try await connection.query(
                 PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"),
@@ -98,10 +99,10 @@ enum Schema {
                 logger.notice("migrated the queue schema", metadata: ["schema": "\(schema)", "version": "\(version)"])
             }
             try await connection.query("ANALYZE \(unescaped: schema).tasks", logger: logger)
-            try await connection.query("SELECT pg_advisory_unlock(\(lock))", logger: logger)
+            try await connection.query("SELECT pg_advisory_unlock(hashtext(\(lock)))", logger: logger)
             return version
         } catch {
-            try? await connection.query("SELECT pg_advisory_unlock(\(lock))", logger: logger)
+            try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(lock)))", logger: logger)
             throw error
         }
     }

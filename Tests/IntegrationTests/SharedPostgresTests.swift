@@ -13,6 +13,12 @@ import Testing
     )
 )
 struct SharedPostgresTests {
+    /// Numbers in the batches of the two-master tests: 40,000 by default, since the debug build
+    /// of task-master the suite runs spends most of its time encoding and decoding PostgreSQL
+    /// messages (100,000 took 65–125 s here); `TASK_TEST_PG_BATCH=100000` for the full size.
+    static let batchCount =
+        ProcessInfo.processInfo.environment["TASK_TEST_PG_BATCH"].flatMap { Int($0) } ?? 40_000
+
     /// Runs `body` with two masters on `url` (same key), stopped afterwards, also on failure.
     private func withTwoMasters(
         _ url: String,
@@ -54,7 +60,7 @@ struct SharedPostgresTests {
             try await withTwoMasters(cluster.url) { a, b in
                 let workers = [try a.startWorker(name: "worker a"), try b.startWorker(name: "worker b")]
                 defer { for worker in workers { worker.kill9() } }
-                let count = 100_000
+                let count = Self.batchCount
                 let batch = try await a.ctl(
                     ["batch", "--count", "\(count)", "--json", "--timeout", "120"],
                     within: .seconds(150)
@@ -73,7 +79,7 @@ struct SharedPostgresTests {
         }
     }
 
-    @Test func aBatchCompletesExactlyOnceAcrossAMasterKilledMidBatch() async throws {
+    @Test func aBatchCompletesExactlyOnceWhenOneOfTwoMastersIsKilled() async throws {
         try await PostgresCluster.with(name: "killed_master") { cluster in
             try await withTwoMasters(cluster.url, extra: ["--lease-timeout", "2"]) { a, b in
                 // Each worker knows both masters: the one on a moves to b when a dies.
@@ -88,7 +94,7 @@ struct SharedPostgresTests {
                     ),
                 ]
                 defer { for worker in workers { worker.kill9() } }
-                let count = 40_000
+                let count = Self.batchCount
                 let batch = try ManagedProcess(
                     Binaries.ctl,
                     ["batch", "--count", "\(count)", "--json", "--timeout", "150"],
@@ -101,7 +107,7 @@ struct SharedPostgresTests {
                 while done < count / 5, ContinuousClock.now < deadline {
                     done =
                         Int(
-                            try await cluster.value("SELECT count(*) FROM taskmaster.tasks WHERE queue = 'result'")
+                            (try? await cluster.value("SELECT count(*) FROM taskmaster.tasks WHERE queue = 'result'"))
                                 ?? "0"
                         ) ?? 0
                     done += (try? await b.stats().queue("result")?.total_acked) ?? 0
