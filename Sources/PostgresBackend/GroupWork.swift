@@ -541,33 +541,41 @@ struct GroupWork {
 
     // MARK: Takes
 
-    /// One take per waiting getter, in line order, until the queue runs dry.
+    /// The takes of the waiting getters of each queue, handed out in line order: one statement
+    /// for a lone getter, one for several (by position).
     mutating func takes(_ jobs: [TakeJob]) async throws {
         for job in jobs {
             var byGetter: [UInt64: [QueuedTask]] = [:]
-            var gotAny = false
             let lease = limits.leaseTimeout(of: job.queue).milliseconds
-            for getter in job.getters {
+            if job.getters.count == 1, let getter = job.getters.first {
                 var tasks: [QueuedTask] = []
                 for try await (id, reference, attempt, payload, error) in try await run(
                     SQL.take,
                     binds(job.queue, Int64(getter.maxItems), backend.owner(getter.consumer), lease)
                 ).decode((Int64, Int64, Int32, ByteBuffer, String?).self) {
-                    tasks.append(
-                        QueuedTask(
-                            id: TaskID(bitPattern: id),
-                            reference: TaskID(bitPattern: reference),
-                            attempt: UInt32(clamping: attempt),
-                            payload: payload,
-                            error: error
-                        )
-                    )
+                    tasks.append(Self.task(id, reference, attempt, payload, error))
                 }
                 tasks.sort { $0.id < $1.id }
-                gotAny = gotAny || !tasks.isEmpty
                 byGetter[getter.id] = tasks
-                if tasks.count < getter.maxItems { break }  // the queue ran dry
+            } else {
+                var owners: [String] = []
+                var firsts: [Int32] = []
+                var total = 0
+                for getter in job.getters {
+                    owners.append(backend.owner(getter.consumer))
+                    firsts.append(Int32(total + 1))
+                    total += getter.maxItems
+                }
+                var tasks = Array(repeating: [QueuedTask](), count: job.getters.count)
+                for try await (index, id, reference, attempt, payload, error) in try await run(
+                    SQL.takeForMany,
+                    binds(job.queue, Int64(total), owners, lease, firsts)
+                ).decode((Int32, Int64, Int64, Int32, ByteBuffer, String?).self) {
+                    tasks[Int(index) - 1].append(Self.task(id, reference, attempt, payload, error))
+                }
+                for (getter, got) in zip(job.getters, tasks) { byGetter[getter.id] = got.sorted { $0.id < $1.id } }
             }
+            let gotAny = byGetter.values.contains { !$0.isEmpty }
             let rows = gotAny
             let queue = job.queue
             let now = backend.now
@@ -614,6 +622,24 @@ struct GroupWork {
         }
     }
 
+    private static func task(
+        _ id: Int64,
+        _ reference: Int64,
+        _ attempt: Int32,
+        _ payload: ByteBuffer,
+        _ error: String?
+    )
+        -> QueuedTask
+    {
+        QueuedTask(
+            id: TaskID(bitPattern: id),
+            reference: TaskID(bitPattern: reference),
+            attempt: UInt32(clamping: attempt),
+            payload: payload,
+            error: error
+        )
+    }
+
     // MARK: Joins and notifications
 
     mutating func joins(_ queues: [String]) async throws {
@@ -629,10 +655,17 @@ struct GroupWork {
         }
     }
 
-    /// One `NOTIFY` per queue changed, for the other masters' waiters.
-    func notifyOthers() async throws {
-        guard !notices.isEmpty else { return }
-        try await run(SQL.notify, binds(backend.channel, notices.sorted()))
+    /// The commit token (in a transaction) and one `NOTIFY` per queue changed, for the other
+    /// masters' waiters.
+    func finish(token: (owner: String, number: Int64)?) async throws {
+        if let token {
+            try await run(
+                SQL.finish,
+                binds(token.owner, token.number, token.number - 64, backend.channel, notices.sorted())
+            )
+        } else if !notices.isEmpty {
+            try await run(SQL.notify, binds(backend.channel, notices.sorted()))
+        }
     }
 }
 

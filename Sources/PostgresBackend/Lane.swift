@@ -29,6 +29,7 @@ struct Group: Sendable {
     var admits: [AdmitJob]
     var joinChecks: [String]
     var startedAt: Duration
+    var lane: Int
 
     var mutates: Bool { !takes.isEmpty || !admits.isEmpty || operations.contains(where: \.mutates) }
 }
@@ -81,7 +82,8 @@ extension PostgresBackend {
             takes: [],
             admits: [],
             joinChecks: [],
-            startedAt: now
+            startedAt: now,
+            lane: lane
         )
         state.lanes[lane].pending = []
         for name in Array(state.lines.keys) where state.laneOf[name] == lane {
@@ -113,7 +115,7 @@ extension PostgresBackend {
         guard !group.operations.isEmpty || !group.takes.isEmpty || !group.admits.isEmpty || !group.joinChecks.isEmpty
         else { return nil }
         state.lanes[lane].started += 1
-        group.number = state.lanes[lane].started * UInt64(laneSignals.count) + UInt64(lane)
+        group.number = state.lanes[lane].started
         return group
     }
 
@@ -154,7 +156,7 @@ extension PostgresBackend {
                     for try await count in try await live.query(
                         PostgresQuery(
                             unsafeSQL: SQL.tokenFound,
-                            binds: binds(masterID, Int64(bitPattern: group.number))
+                            binds: binds(tokenOwner(lane), Int64(bitPattern: group.number))
                         ),
                         logger: logger
                     ).decode(Int64.self) {
@@ -210,6 +212,10 @@ extension PostgresBackend {
     struct SchemaNotReady: Error, CustomStringConvertible {
         var description: String { "the queue schema is not ready yet" }
     }
+
+    /// Whose commit tokens a lane writes: each lane forgets only its own old ones (another
+    /// lane's may still be looked up after a broken `COMMIT`).
+    func tokenOwner(_ lane: Int) -> String { "\(masterID)/lane\(lane)" }
 
     static let unavailableMessage = "the queue database can't be reached now (failing over?); try again"
 
@@ -277,10 +283,6 @@ extension PostgresBackend {
         let transaction = group.mutates
         if transaction {
             try await work.run("BEGIN")
-            try await work.run(
-                SQL.token,
-                binds(masterID, Int64(bitPattern: group.number), Int64(bitPattern: group.number) - 64)
-            )
         }
         try await work.puts(group.operations)
         try await work.admits(group.admits)
@@ -288,7 +290,10 @@ extension PostgresBackend {
         try await work.others(group.operations)
         try await work.takes(group.takes)
         try await work.joins(group.joinChecks)
-        try await work.notifyOthers()
+        // The commit token and the notifications in one round trip, last.
+        try await work.finish(
+            token: transaction ? (tokenOwner(group.lane), Int64(bitPattern: group.number)) : nil
+        )
         if transaction {
             do {
                 try await work.run("COMMIT")

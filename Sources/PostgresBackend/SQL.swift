@@ -20,11 +20,13 @@ enum SQL {
         RETURNING id
         """
 
-    /// The group's commit token (`$1` master, `$2` group number), and the master's older ones
-    /// forgotten (`$3`: numbers up to it).
-    static let token = """
-        WITH forgotten AS (DELETE FROM commits WHERE master = $1 AND seq <= $3)
-        INSERT INTO commits (master, seq) VALUES ($1, $2)
+    /// The end of a group's transaction: its commit token (`$1` lane of a master, `$2` group
+    /// number; the lane's tokens up to `$3` forgotten) and the notifications for the other
+    /// masters (`$4` channel, `$5` messages `<master> <kind> <queue>`), in one round trip.
+    static let finish = """
+        WITH forgotten AS (DELETE FROM commits WHERE master = $1 AND seq <= $3),
+            token AS (INSERT INTO commits (master, seq) VALUES ($1, $2))
+        SELECT count(pg_notify($4, m)) FROM unnest($5::text[]) AS m
         """
 
     /// Whether the commit with token (`$1`, `$2`) happened.
@@ -134,6 +136,28 @@ enum SQL {
         RETURNING id, reference, attempt, payload, error
         """
 
+    /// Takes up to `$2` queued tasks of queue `$1` for several getters at once, in order: the
+    /// getter `i` (owner `$3[i]`) gets the tasks from position `$5[i]` of the ids picked
+    /// (`$5` = 1, 1 + first getter's count, …), leased for `$4` ms. The picked ids are updated
+    /// as one array through the hash index (one bitmap), and each row finds its getter by a
+    /// binary search of the first ids of the getters' ranges (`width_bucket`): no join, no
+    /// per-row scan. Returns `(getter, id, reference, attempt, payload, error)`.
+    static let takeForMany = """
+        WITH picked AS MATERIALIZED (
+            SELECT ARRAY(
+                SELECT id FROM tasks WHERE queue = $1 AND lease_owner IS NULL
+                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+            ) AS ids
+        ), ranges AS MATERIALIZED (
+            SELECT ids, ARRAY(SELECT ids[s] FROM unnest($5::int[]) AS s WHERE s <= cardinality(ids)) AS firsts
+            FROM picked
+        )
+        UPDATE tasks t SET lease_owner = ($3::text[])[width_bucket(t.id, r.firsts)],
+            lease_until = now() + $4::float8 * interval '1 millisecond', attempt = t.attempt + 1
+        FROM ranges r WHERE t.id = ANY(r.ids)
+        RETURNING width_bucket(t.id, r.firsts), t.id, t.reference, t.attempt, t.payload, t.error
+        """
+
     /// Tasks `$1` of owner `$2` back to their queue, their delivery not counted (a wait ended
     /// while its take ran). Returns their queues.
     static let unlease = """
@@ -202,5 +226,5 @@ enum SQL {
         """
 
     /// Tells the other masters (`$1` the channel, `$2` messages `<master> <kind> <queue>`).
-    static let notify = "SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m"
+    static let notify = "SELECT count(pg_notify($1, m)) FROM unnest($2::text[]) AS m"
 }
