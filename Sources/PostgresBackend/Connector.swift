@@ -50,13 +50,19 @@ final class Connector: Sendable {
         var reasons: [String] = []
         for host in url.hosts {
             do {
-                let connection = try await connect(to: host)
+                // The whole attempt is bounded: a host that accepts the TCP connection but never
+                // answers (a server stopped, not dead) must not hold the lane.
+                let connection = try await withDeadline(url.connectTimeout * 2) { try await self.connect(to: host) }
                 do {
-                    var standby = true
-                    for try await inRecovery in try await connection.query("SELECT pg_is_in_recovery()", logger: logger)
-                        .decode(Bool.self)
-                    {
-                        standby = inRecovery
+                    let standby = try await withDeadline(url.connectTimeout) {
+                        var standby = true
+                        for try await inRecovery in try await connection.query(
+                            "SELECT pg_is_in_recovery()",
+                            logger: self.logger
+                        ).decode(Bool.self) {
+                            standby = inRecovery
+                        }
+                        return standby
                     }
                     if !standby { return connection }
                     reasons.append("\(host): a standby")
@@ -84,6 +90,9 @@ final class Connector: Sendable {
         configuration.options.additionalStartupParameters = [
             ("search_path", url.schema),
             ("application_name", url.applicationName),
+            // A statement that runs this long is stuck (a lock never released): fail it.
+            ("statement_timeout", "60s"),
+            ("idle_in_transaction_session_timeout", "60s"),
         ]
         return try await PostgresConnection.connect(
             configuration: configuration,
@@ -111,5 +120,65 @@ extension Duration {
     var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Ran past its deadline.
+struct DeadlineExceeded: Error, CustomStringConvertible {
+    var description: String { "no answer in time" }
+}
+
+/// The result of `operation`, or ``DeadlineExceeded`` once `limit` has passed (the operation is
+/// then left to finish on its own: some awaits can't be cancelled).
+func withDeadline<T: Sendable>(
+    _ limit: Duration,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let outcome = Outcome<T>()
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        outcome.set(continuation)
+        let work = Task {
+            let result: Result<T, any Error>
+            do { result = .success(try await operation()) } catch { result = .failure(error) }
+            outcome.take()?.resume(with: result)
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            if let continuation = outcome.take() {
+                work.cancel()
+                continuation.resume(throwing: DeadlineExceeded())
+            }
+        }
+    }
+}
+
+/// A continuation resumed once, by whoever takes it first.
+private final class Outcome<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    func set(_ value: CheckedContinuation<T, any Error>) { continuation.withLock { $0 = value } }
+    func take() -> CheckedContinuation<T, any Error>? { continuation.withLock { $0.take() } }
+}
+
+/// The connection closed while a statement was on its way.
+struct ConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection closed" }
+}
+
+/// The result of `operation` on `connection`, or ``ConnectionClosed`` as soon as the connection
+/// closes first. A query written to a channel that has just closed is never answered (its
+/// promise is dropped with the write), so every transaction is raced against the close.
+func untilClosed<T: Sendable>(
+    _ connection: PostgresConnection,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let outcome = Outcome<T>()
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        outcome.set(continuation)
+        Task {
+            let result: Result<T, any Error>
+            do { result = .success(try await operation()) } catch { result = .failure(error) }
+            outcome.take()?.resume(with: result)
+        }
+        connection.closeFuture.whenComplete { _ in outcome.take()?.resume(throwing: ConnectionClosed()) }
     }
 }

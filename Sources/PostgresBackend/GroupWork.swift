@@ -22,9 +22,14 @@ struct GroupWork {
     var logger: Logger { backend.logger }
     var limits: QueueLimits { backend.limits }
 
-    @discardableResult
     func run(_ sql: String, _ bindings: PostgresBindings = PostgresBindings()) async throws -> PostgresRowSequence {
         try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+    }
+
+    /// Runs a statement whose rows don't matter, reading them all (a row sequence left unread
+    /// is not a safe way to end a statement).
+    func perform(_ sql: String, _ bindings: PostgresBindings = PostgresBindings()) async throws {
+        for try await _ in try await run(sql, bindings) {}
     }
 
     /// Items arrived in `queue`: waiters here look again, other masters are told.
@@ -74,7 +79,7 @@ struct GroupWork {
     /// counted, then as many tasks admitted, in line order, as there is room.
     mutating func admits(_ jobs: [AdmitJob]) async throws {
         for job in jobs.sorted(by: { $0.queue < $1.queue }) {
-            try await run(SQL.lockQueue, binds("\(backend.settings.url.schema)/\(job.queue)"))
+            try await perform(SQL.lockQueue, binds("\(backend.settings.url.schema)/\(job.queue)"))
             var queued = 0
             for try await count in try await run(SQL.countQueued, binds(job.queue, Int64(job.capacity)))
                 .decode(Int64.self)
@@ -200,7 +205,7 @@ struct GroupWork {
         }
         if !undone.isEmpty {
             let names = undone.keys.sorted()
-            try await run(SQL.addUndone, binds(names, names.map { undone[$0]! }))
+            try await perform(SQL.addUndone, binds(names, names.map { undone[$0]! }))
         }
     }
 
@@ -399,7 +404,7 @@ struct GroupWork {
                     all += some
                     if some.count < batch { break }
                 }
-                if UInt64.random(in: 0..<100) == 0 { try await run(SQL.forgetOldTokens) }
+                if UInt64.random(in: 0..<100) == 0 { try await perform(SQL.forgetOldTokens) }
                 let prefix = backend.masterID + "/"
                 var mine: [ConsumerID: Int] = [:]
                 let returned = all.count
@@ -659,12 +664,12 @@ struct GroupWork {
     /// masters' waiters.
     func finish(token: (owner: String, number: Int64)?) async throws {
         if let token {
-            try await run(
+            try await perform(
                 SQL.finish,
                 binds(token.owner, token.number, token.number - 64, backend.channel, notices.sorted())
             )
         } else if !notices.isEmpty {
-            try await run(SQL.notify, binds(backend.channel, notices.sorted()))
+            try await perform(SQL.notify, binds(backend.channel, notices.sorted()))
         }
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import QueueBackend
+import Synchronization
 import TaskMasterStatus
 
 /// A change to the backend's state and the replies that go with it, made once a group's
@@ -152,38 +153,64 @@ extension PostgresBackend {
             if let pending = doubt {
                 // Did the commit that broke happen? Its token says.
                 do {
-                    var found = false
-                    for try await count in try await live.query(
-                        PostgresQuery(
-                            unsafeSQL: SQL.tokenFound,
-                            binds: binds(tokenOwner(lane), Int64(bitPattern: group.number))
-                        ),
-                        logger: logger
-                    ).decode(Int64.self) {
-                        found = count > 0
+                    let number = Int64(bitPattern: group.number)
+                    let owner = tokenOwner(lane)
+                    let logger = self.logger
+                    let found = try await withDeadline(settings.url.connectTimeout) {
+                        var found = false
+                        for try await count in try await live.query(
+                            PostgresQuery(unsafeSQL: SQL.tokenFound, binds: binds(owner, number)),
+                            logger: logger
+                        ).decode(Int64.self) {
+                            found = count > 0
+                        }
+                        return found
                     }
                     doubt = nil
+                    logger.notice(
+                        "a commit broke off; its token says whether it happened",
+                        metadata: ["lane": "\(lane)", "group": "\(group.number)", "committed": "\(found)"]
+                    )
                     if found {
                         apply(pending.effects)
                         return
                     }
                 } catch {
+                    logger.debug(
+                        "looking up a commit token failed",
+                        metadata: ["error": "\(Connector.describe(error))"]
+                    )
                     connection = nil
                     try? await live.close()
                     continue
                 }
             }
+            let reachedCommit = ReachedCommit()
             do {
-                let effects = try await execute(group, on: live)
+                let effects = try await untilClosed(live) { try await self.execute(group, on: live, reachedCommit) }
                 apply(effects)
+                if reported || doubt != nil || backoff > .milliseconds(20) {
+                    logger.notice("a queue transaction went through after a failure", metadata: ["lane": "\(lane)"])
+                }
                 return
             } catch let inDoubt as CommitInDoubt {
                 doubt = inDoubt
                 connection = nil
                 try? await live.close()
+            } catch is ConnectionClosed {
+                // Closed under the transaction: if its COMMIT was sent, the token tells.
+                if let effects = reachedCommit.effects { doubt = CommitInDoubt(effects: effects) }
+                connection = nil
+                backoff = .milliseconds(40)
+                logger.debug("a queue transaction's connection closed", metadata: ["lane": "\(lane)"])
             } catch {
+                logger.debug(
+                    "a queue transaction failed",
+                    metadata: ["lane": "\(lane)", "group": "\(group.number)", "error": "\(Connector.describe(error))"]
+                )
                 if Self.isConnectionFailure(error) {
                     connection = nil
+                    backoff = .milliseconds(40)
                     try? await live.close()
                     if Task.isCancelled || now - group.startedAt > settings.unavailableTimeout {
                         fail(group, with: QueueError(.backendUnavailable, queue: nil, Self.unavailableMessage))
@@ -249,6 +276,12 @@ extension PostgresBackend {
 
     /// Answers everything of a group with `error`.
     private func fail(_ group: Group, with error: QueueError) {
+        logger.warning(
+            "gave up a queue transaction",
+            metadata: [
+                "group": "\(group.number)", "operations": "\(group.operations.count)", "error": "\(error.message)",
+            ]
+        )
         locked { state, answers in
             for operation in group.operations { answers.append { operation.fail(error) } }
             for job in group.takes {
@@ -278,11 +311,15 @@ extension PostgresBackend {
     // MARK: One transaction
 
     /// Runs a group's statements in one transaction and returns what to do once it committed.
-    private func execute(_ group: Group, on connection: PostgresConnection) async throws -> [Effect] {
+    private func execute(
+        _ group: Group,
+        on connection: PostgresConnection,
+        _ reachedCommit: ReachedCommit
+    ) async throws -> [Effect] {
         var work = GroupWork(backend: self, connection: connection)
         let transaction = group.mutates
         if transaction {
-            try await work.run("BEGIN")
+            try await work.perform("BEGIN")
         }
         try await work.puts(group.operations)
         try await work.admits(group.admits)
@@ -295,8 +332,9 @@ extension PostgresBackend {
             token: transaction ? (tokenOwner(group.lane), Int64(bitPattern: group.number)) : nil
         )
         if transaction {
+            reachedCommit.set(work.effects)
             do {
-                try await work.run("COMMIT")
+                try await work.perform("COMMIT")
             } catch {
                 if Self.isConnectionFailure(error) { throw CommitInDoubt(effects: work.effects) }
                 throw error
@@ -311,4 +349,11 @@ func binds(_ values: any PostgresThrowingDynamicTypeEncodable...) -> PostgresBin
     var bindings = PostgresBindings(capacity: values.count)
     for value in values { try? bindings.append(value) }
     return bindings
+}
+
+/// What a group's effects are once its `COMMIT` is on its way (nil before).
+final class ReachedCommit: Sendable {
+    private let state = Mutex<[Effect]?>(nil)
+    func set(_ effects: [Effect]) { state.withLock { $0 = effects } }
+    var effects: [Effect]? { state.withLock { $0 } }
 }

@@ -136,6 +136,9 @@ extension PostgresBackend {
                 if now - lastPoll >= settings.pollInterval {
                     lastPoll = now
                     state.touchAll()
+                    let getters = state.lines.values.reduce(0) { $0 + $1.getters.count }
+                    let pending = state.lanes.map { "\($0.pending.count)/\($0.started)/\($0.finished)" }
+                    logger.trace("poll", metadata: ["getters": "\(getters)", "lanes": "\(pending)"])
                 }
                 return next
             }

@@ -190,10 +190,19 @@ struct SharedPostgresTests {
                 try await primary.kill9()
                 try await standby.promote()
                 guard let status = await batch.waitForExit(within: .seconds(130)) else {
-                    Issue.record("the batch did not finish:\n\(batch.transcript)")
+                    let logA: String = a.process.stderrLines.filter { !$0.contains("PostgresNIO") }.suffix(60).joined(
+                        separator: "\n"
+                    )
+                    let logB: String = b.process.stderrLines.filter { !$0.contains("PostgresNIO") }.suffix(60).joined(
+                        separator: "\n"
+                    )
+                    Issue.record("the batch did not finish:\n\(batch.transcript)\n--- a:\n\(logA)\n--- b:\n\(logB)")
                     return
                 }
-                #expect(status == 0, "\(batch.transcript)\n\(a.process.transcript)")
+                #expect(
+                    status == 0,
+                    "\(batch.transcript)\n\(a.process.stderrLines.filter { !$0.contains("PostgresNIO") }.suffix(80).joined(separator: "\n"))"
+                )
                 let summary = try BatchSummary(stdout: batch.stdoutLines)
                 #expect(summary.completed == count && summary.wrong == 0 && summary.missing == 0, "\(batch.transcript)")
                 #expect(summary.duplicates == 0)
