@@ -81,15 +81,15 @@ struct SharedPostgresTests {
 
     @Test func aBatchCompletesExactlyOnceWhenOneOfTwoMastersIsKilled() async throws {
         try await PostgresCluster.with(name: "killed_master") { cluster in
-            try await withTwoMasters(cluster.url, extra: ["--lease-timeout", "2"]) { a, b in
+            try await withTwoMasters(cluster.url, extra: ["--lease-timeout", "5"]) { a, b in
                 // Each worker knows both masters: the one on a moves to b when a dies.
                 let workers = [
                     try a.startWorker(
-                        ["--connect", "\(a.address),\(b.address)", "--max-backoff", "0.5"],
+                        ["--connect", "\(a.address),\(b.address)", "--max-backoff", "0.5", "--heartbeat-interval", "0.5"],
                         name: "worker a"
                     ),
                     try b.startWorker(
-                        ["--connect", "\(b.address),\(a.address)", "--max-backoff", "0.5"],
+                        ["--connect", "\(b.address),\(a.address)", "--max-backoff", "0.5", "--heartbeat-interval", "0.5"],
                         name: "worker b"
                     ),
                 ]

@@ -52,7 +52,8 @@ extension BackendUnderTest {
         let schema = "s_" + String(store.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40))
         let url = try PostgresURL("\(cluster.url)?schema=\(schema)")
         let backend = try PostgresBackend(
-            settings: PostgresBackendSettings(url: url),
+            // The whole suite starts at once on two cores: the first migrations can take a while.
+            settings: PostgresBackendSettings(url: url, unavailableTimeout: .seconds(60)),
             limits: limits,
             logger: Logger(label: "conformance-postgres")
         )
