@@ -85,11 +85,17 @@ struct SharedPostgresTests {
                 // Each worker knows both masters: the one on a moves to b when a dies.
                 let workers = [
                     try a.startWorker(
-                        ["--connect", "\(a.address),\(b.address)", "--max-backoff", "0.5", "--heartbeat-interval", "0.5"],
+                        [
+                            "--connect", "\(a.address),\(b.address)", "--max-backoff", "0.5", "--heartbeat-interval",
+                            "0.5",
+                        ],
                         name: "worker a"
                     ),
                     try b.startWorker(
-                        ["--connect", "\(b.address),\(a.address)", "--max-backoff", "0.5", "--heartbeat-interval", "0.5"],
+                        [
+                            "--connect", "\(b.address),\(a.address)", "--max-backoff", "0.5", "--heartbeat-interval",
+                            "0.5",
+                        ],
                         name: "worker b"
                     ),
                 ]
