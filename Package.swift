@@ -152,6 +152,7 @@ let package = Package(
             name: "TaskWorkerRuntime",
             dependencies: [
                 "TaskMasterClient", "TaskWire", "Pickle", "ManagerWire", "TaskMasterConfiguration", "TaskMasterLogging",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -162,6 +163,7 @@ let package = Package(
             name: "SquaringJobs",
             dependencies: [
                 "TaskWorkerRuntime", "TaskMasterClient", "TaskWire", "Pickle",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),

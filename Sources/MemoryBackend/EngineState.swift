@@ -287,21 +287,27 @@ struct EngineState {
 
     /// Leases up to `maxItems` tasks from the front of queue `q` to `consumer`.
     private mutating func take(from q: Int, maxItems: Int, consumer: ConsumerID) -> [QueuedTask] {
-        let count = min(maxItems, slots[q]!.items.count)
+        // Moved out of its slot while it changes, so that it is changed in place.
+        var queue = slots[q]!
+        slots[q] = nil
+        defer { slots[q] = queue }
+        let count = min(maxItems, queue.items.count)
+        var leased: [NamedQueue.Entry?] = []
+        leased.reserveCapacity(count)
         var tasks: [QueuedTask] = []
         tasks.reserveCapacity(count)
         var redelivered: UInt64 = 0
-        let expires = now + limits.leaseTimeout(of: slots[q]!.name)
         for _ in 0..<count {
-            var entry = slots[q]!.removeFirst()
+            var entry = queue.removeFirst()
             entry.task.attempt += 1
             if entry.task.attempt > 1 { redelivered += 1 }
-            leases.add(entry, queue: q, consumer: consumer, expires: expires)
             tasks.append(entry.task)
+            leased.append(consume entry)
         }
-        slots[q]!.totalRedelivered += redelivered
-        slots[q]!.inFlight += count
-        slots[q]!.totalDelivered += UInt64(count)
+        leases.add(leased, queue: q, consumer: consumer, expires: now + limits.leaseTimeout(of: queue.name))
+        queue.totalRedelivered += redelivered
+        queue.inFlight += count
+        queue.totalDelivered += UInt64(count)
         return tasks
     }
 
@@ -479,16 +485,18 @@ struct EngineState {
         var returned: [NamedQueue.Entry] = []
         var settled: [Bool] = []
         settled.reserveCapacity(ids.count)
-        var count = 0
         var freed = 0
         let journaling = journal != nil
-        for id in ids {
-            guard let lease = leases.remove(id, queue: q, consumer: consumer) else {
+        let collectsLatencies = self.collectsLatencies
+        let now = self.now
+        var changes: [StoreMutation] = []
+        var latencies: [(queue: String, latency: Duration)] = []
+        let count = leases.remove(ids, queue: q, consumer: consumer) { id, lease in
+            guard let lease else {
                 unknown.append(id)
                 settled.append(false)
-                continue
+                return
             }
-            count += 1
             settled.append(true)
             if requeue {
                 returned.append(lease.entry)
@@ -498,6 +506,8 @@ struct EngineState {
                 if collectsLatencies { latencies.append((name, now - lease.entry.enqueuedAt)) }
             }
         }
+        if !changes.isEmpty { self.changes += changes }
+        if !latencies.isEmpty { self.latencies += latencies }
         slots[q]!.inFlight -= count
         if requeue {
             slots[q]!.totalNacked += UInt64(count)

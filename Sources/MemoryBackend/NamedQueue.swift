@@ -45,7 +45,7 @@ struct NamedQueue {
     let maxSize: Int
     /// Capacity in payload bytes of queued items; 0 is unbounded.
     let maxBytes: Int
-    var items: Deque<Entry> = []
+    var items = TaskLine<Entry>()
     /// Payload bytes of the queued items.
     var bytes = 0
     var getters: Deque<GetWaiter> = []
@@ -111,12 +111,9 @@ struct NamedQueue {
         return entry
     }
 
-    mutating func removeAll() -> Deque<Entry> {
-        defer {
-            items = []
-            bytes = 0
-        }
-        return items
+    mutating func removeAll() -> [Entry] {
+        bytes = 0
+        return items.removeAll()
     }
 
     var status: QueueStatus {

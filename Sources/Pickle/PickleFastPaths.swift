@@ -40,31 +40,52 @@ extension PickleWriter {
 
     /// The protocol 4 pickle of a Python `int`, as `pickle.dumps(n, 4)` writes it.
     public static func pickle(integer value: Int) -> [UInt8] {
-        var body: [UInt8] = []
-        body.reserveCapacity(12)
+        var out: [UInt8] = []
+        out.reserveCapacity(22)
+        appendPickle(integer: value, to: &out)
+        return out
+    }
+
+    /// Appends the protocol 4 pickle of a Python `int` to `out`: many of them into one array
+    /// cost one allocation, not one each.
+    public static func appendPickle(integer value: Int, to out: inout [UInt8]) {
+        // The body: the int opcode with its little-endian operand, then STOP.
+        let operand = UInt64(bitPattern: Int64(value))
+        let opcode: UInt8
+        let width: Int
         if value >= 0, value <= 0xFF {
-            body = [Opcode.binInt1, UInt8(value)]
+            (opcode, width) = (Opcode.binInt1, 1)
         } else if value >= 0, value <= 0xFFFF {
-            body = [Opcode.binInt2, UInt8(value & 0xFF), UInt8(value >> 8)]
+            (opcode, width) = (Opcode.binInt2, 2)
         } else if value >= Int(Int32.min), value <= Int(Int32.max) {
-            let bits = UInt32(bitPattern: Int32(value))
-            body = [Opcode.binInt] + (0..<4).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt32($0))) }
+            (opcode, width) = (Opcode.binInt, 4)
         } else {
-            let bytes = LongEncoding.encode(value)
-            body = [Opcode.long1, UInt8(bytes.count)] + bytes
+            // LONG1's operand is the shortest two's complement: the low bytes of the 64 bits.
+            (opcode, width) = (Opcode.long1, LongEncoding.encode(value).count)
         }
-        body.append(Opcode.stop)
-        if body.count >= 4 {
-            var out: [UInt8] = [Opcode.proto, 4, Opcode.frame]
-            out.reserveCapacity(11 + body.count)
-            for shift in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(body.count) >> (8 * UInt64(shift)))) }
-            return out + body
+        let longLength = opcode == Opcode.long1 ? 1 : 0
+        let body = 1 + longLength + width + 1
+        out.append(Opcode.proto)
+        out.append(4)
+        if body >= 4 {
+            out.append(Opcode.frame)
+            for shift in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(body) >> (8 * UInt64(shift)))) }
         }
-        return [Opcode.proto, 4] + body
+        out.append(opcode)
+        if longLength == 1 { out.append(UInt8(width)) }
+        for shift in 0..<width { out.append(UInt8(truncatingIfNeeded: operand >> (8 * UInt64(shift)))) }
+        out.append(Opcode.stop)
     }
 }
 
 extension PickleReader {
+    /// The integer in a pickle that holds only a 64-bit integer, as `pickle.dumps(n)` writes it;
+    /// nil for any other pickle (read those with ``read(_:limits:)``).
+    public static func integer(in bytes: [UInt8]) -> Int? {
+        guard bytes.count <= 32, case .int(let value) = singleInteger(bytes) else { return nil }
+        return value
+    }
+
     /// Reads a pickle that holds only one integer (PROTO, optional FRAME, one int opcode, STOP),
     /// or returns nil so the general reader takes over (and reports any error itself).
     static func singleInteger(_ bytes: [UInt8]) -> PickleNode? {

@@ -1,3 +1,4 @@
+import NIOCore
 import Pickle
 import Synchronization
 import TaskWire
@@ -117,16 +118,16 @@ final class BatchLedger: Sendable {
     }
 
     /// Checks one result.
-    func record(reference: TaskID, payload: [UInt8]) -> Verdict {
+    func record(reference: TaskID, payload: ByteBuffer) -> Verdict {
         guard let index = state.withLock({ $0.ids.index(of: reference) }) else {
-            return recordByNumber(payload)
+            return recordByNumber(Array(payload.readableBytesView))
         }
         var text: String?
         let right: Bool
-        if payload == Square.resultPickle(numbers[index]) {
+        if Square.isResultPickle(payload, of: numbers[index]) {
             right = true  // the bytes a worker writes for the right square: no need to decode
         } else {
-            text = (try? PickleReader.read(payload))?.stringValue ?? "<not a str>"
+            text = (try? PickleReader.read(Array(payload.readableBytesView)))?.stringValue ?? "<not a str>"
             right = text == Square.line(numbers[index])
         }
         return state.withLock { state in

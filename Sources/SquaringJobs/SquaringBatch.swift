@@ -136,15 +136,18 @@ public struct SquaringBatch: Sendable {
             do {
                 try await connect { master in
                     if state.connected() { connection(.restored(master: master.master)) }
-                    try await runPhase(
-                        on: master,
-                        ledger: ledger,
-                        deadline: deadline,
-                        start: start,
-                        progress: progress,
-                        events: events
-                    )
-                    summary.set(try await finish(on: master, ledger: ledger, start: start))
+                    // On the connection's event loop: requests and answers cross no thread.
+                    try await master.onEventLoop {
+                        try await runPhase(
+                            on: master,
+                            ledger: ledger,
+                            deadline: deadline,
+                            start: start,
+                            progress: progress,
+                            events: events
+                        )
+                        summary.set(try await finish(on: master, ledger: ledger, start: start))
+                    }
                 }
                 if let result = summary.value { return result }
             } catch let error as ClientError
@@ -256,7 +259,7 @@ public struct SquaringBatch: Sendable {
                 guard next < chunks.count else { return }
                 let (chunk, range) = (next, chunks[next])
                 next += 1
-                let items = numbers[range].map { NewItem(payload: Square.task($0)) }
+                let items = Square.taskItems(numbers[range])
                 group.addTask {
                     if let events { for n in numbers[range] { events(.put(n)) } }
                     let ids = try await master.put(items, into: taskQueue, wait: .forever)

@@ -9,9 +9,15 @@ struct TaskIndex {
         var firstID: TaskID
         var count: Int
         var firstIndex: Int
+
+        func index(of id: TaskID) -> Int? {
+            id >= firstID && id - firstID < TaskID(count) ? firstIndex + Int(id - firstID) : nil
+        }
     }
 
     private var runs: [Run] = []  // sorted by firstID
+    /// The run the last id was found in: results come back mostly in the order of their tasks.
+    private var lastRun = 0
     private var scattered: [TaskID: Int] = [:]
 
     mutating func add(ids: [TaskID], firstIndex: Int) {
@@ -28,13 +34,12 @@ struct TaskIndex {
         runs.insert(run, at: position)
     }
 
-    func index(of id: TaskID) -> Int? {
+    mutating func index(of id: TaskID) -> Int? {
+        if lastRun < runs.count, let index = runs[lastRun].index(of: id) { return index }
         let position = insertionPoint(for: id &+ 1) - 1
-        if position >= 0 {
-            let run = runs[position]
-            if id >= run.firstID, id - run.firstID < TaskID(run.count) {
-                return run.firstIndex + Int(id - run.firstID)
-            }
+        if position >= 0, let index = runs[position].index(of: id) {
+            lastRun = position
+            return index
         }
         return scattered[id]
     }

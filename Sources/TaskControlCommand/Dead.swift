@@ -45,7 +45,7 @@ struct Dead: AsyncParsableCommand {
                 let items = try await master.peek(deadQueue, maxItems: limit)
                 if json {
                     let rows = items.map {
-                        ["id": "\($0.id)", "attempts": "\($0.attempt)", "value": ValueText.describe($0.payload)]
+                        ["id": "\($0.id)", "attempts": "\($0.attempt)", "value": ValueText.describe($0.bytes)]
                     }
                     let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])
                     print(String(decoding: data, as: UTF8.self))
@@ -53,7 +53,7 @@ struct Dead: AsyncParsableCommand {
                     print("\(deadQueue) is empty")
                 } else {
                     for item in items {
-                        print("task \(item.id)  attempts \(item.attempt)  \(ValueText.describe(item.payload))")
+                        print("task \(item.id)  attempts \(item.attempt)  \(ValueText.describe(item.bytes))")
                     }
                 }
             case .requeue:

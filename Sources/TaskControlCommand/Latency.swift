@@ -33,21 +33,27 @@ struct Latency: AsyncParsableCommand {
     func run() async throws {
         let (count, warmup) = (self.count, self.warmup)
         let samples = try await connection.withMaster { master in
-            var samples: [Duration] = []
-            samples.reserveCapacity(count)
-            for round in 0..<(warmup + count) {
-                var batch = SquaringBatch(numbers: [round + 1])
-                batch.timeout = .seconds(30)
-                let start = ContinuousClock.now
-                let summary = try await batch.run(on: master)
-                guard summary.succeeded else {
-                    let what = summary.wrong > 0 ? "got a wrong square" : "got no square within 30 s"
-                    printError("task-ctl: round trip \(round + 1) \(what); check that task-workers are running")
-                    throw ExitCode(1)
+            // On the connection's event loop: each request and its answer cross no thread.
+            try await master.onEventLoop {
+                var samples: [Duration] = []
+                samples.reserveCapacity(count)
+                let roundTrip = RoundTrip()
+                for round in 0..<(warmup + count) {
+                    switch try await roundTrip.run(round + 1, on: master) {
+                    case .squared(let elapsed):
+                        if round >= warmup { samples.append(elapsed) }
+                    case .wrong(let text):
+                        printError("task-ctl: round trip \(round + 1) got a wrong square (\(text))")
+                        throw ExitCode(1)
+                    case .timedOut:
+                        printError(
+                            "task-ctl: round trip \(round + 1) got no square within 30 s; check that task-workers are running"
+                        )
+                        throw ExitCode(1)
+                    }
                 }
-                if round >= warmup { samples.append(ContinuousClock.now - start) }
+                return samples
             }
-            return samples
         }
         let micros = samples.map { Double($0.components.seconds) * 1e6 + Double($0.components.attoseconds) / 1e12 }
             .sorted()

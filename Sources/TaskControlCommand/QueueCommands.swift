@@ -89,7 +89,7 @@ struct Get: AsyncParsableCommand {
             printError("task-ctl: queue '\(queue)' is empty (waited \(timeout) s)")
             throw ExitCode(1)
         }
-        for delivery in deliveries { print(ValueText.describe(delivery.payload)) }
+        for delivery in deliveries { print(ValueText.describe(delivery.bytes)) }
     }
 }
 

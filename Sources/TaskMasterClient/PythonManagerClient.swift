@@ -89,7 +89,7 @@ public struct PythonManagerClient: Sendable {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: options.eventLoopGroup)
-                .connectTimeout(.nanoseconds(options.handshakeTimeout.nanosecondsValue))
+                .connectTimeout(TimeAmount(options.handshakeTimeout))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -98,7 +98,7 @@ public struct PythonManagerClient: Sendable {
                                 role: .client,
                                 key: key,
                                 maximumFrameLength: options.maxFrameBytes,
-                                handshakeTimeout: .nanoseconds(options.handshakeTimeout.nanosecondsValue),
+                                handshakeTimeout: TimeAmount(options.handshakeTimeout),
                                 acceptsLegacyDigests: options.acceptsLegacyDigests
                             )
                         )

@@ -8,13 +8,18 @@ import TaskWire
 ///
 /// Requests may be made from many tasks at once; they are pipelined on the one connection and
 /// each waits for its own answer. Use ``withConnection(to:port:authKey:name:options:_:)`` so the
-/// connection's reader runs for exactly as long as the body:
+/// connection lives for exactly as long as the body:
 ///
 /// ```swift
 /// try await TaskMasterConnection.withConnection(to: "10.0.0.5", port: 5000, authKey: key) { master in
 ///     let ids = try await master.put([NewItem(payload: pickle)], into: "task")
 /// }
 /// ```
+///
+/// Answers are matched to their requests on the connection's event loop as they are read. A
+/// task that makes many requests one after another answers fastest inside
+/// ``onEventLoop(_:)``: it then runs on that loop, and neither a request nor its answer crosses
+/// a thread.
 public final class TaskMasterConnection: Sendable {
     /// Connection options, with defaults.
     public struct Options: Sendable {
@@ -31,27 +36,29 @@ public final class TaskMasterConnection: Sendable {
         public init() {}
     }
 
-    private struct Pending {
-        var waiters: [RequestID: CheckedContinuation<ServerMessage, any Error>] = [:]
-        /// Answers that arrived before their request started waiting.
-        var early: [RequestID: ServerMessage] = [:]
-        /// Requests whose caller was cancelled: their answers are dropped, except that tasks a
-        /// cancelled get was handed are given back (nacked) to the queue named here.
-        var abandoned: [RequestID: String?] = [:]
-        var closedError: ClientError?
-        var masterName = ""
-    }
-
-    private let pending = Mutex(Pending())
-    private let nextID = Atomic<UInt32>(1)
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let channel: any Channel
+    private let handler: NIOLoopBound<ClientChannelHandler>
+    private let handlerContext: NIOLoopBound<ChannelHandlerContext>
+    private let ids: RequestIDs
+    private let name = Mutex("")
     /// The master's address, for error messages.
     public let master: String
     /// The name the master gave in its hello.
-    public var masterName: String { pending.withLock { $0.masterName } }
+    public var masterName: String { name.withLock { $0 } }
+    /// The event loop the connection is served on.
+    public var eventLoop: any EventLoop { channel.eventLoop }
 
-    private init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, master: String) {
-        self.outbound = outbound
+    private init(
+        channel: any Channel,
+        handler: NIOLoopBound<ClientChannelHandler>,
+        handlerContext: NIOLoopBound<ChannelHandlerContext>,
+        ids: RequestIDs,
+        master: String
+    ) {
+        self.channel = channel
+        self.handler = handler
+        self.handlerContext = handlerContext
+        self.ids = ids
         self.master = master
     }
 
@@ -71,260 +78,136 @@ public final class TaskMasterConnection: Sendable {
         guard let key = AuthKey(bytes: authKey) else {
             throw ClientError(.authenticationFailed, "the authkey is empty", master: master)
         }
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let ids = RequestIDs()
+        let connected:
+            (
+                any Channel, NIOLoopBound<ClientChannelHandler>, NIOLoopBound<ChannelHandlerContext>,
+                EventLoopFuture<String>
+            )
         do {
-            channel = try await ClientBootstrap(group: options.eventLoopGroup)
-                .connectTimeout(.nanoseconds(options.handshakeTimeout.nanosecondsValue))
+            connected = try await ClientBootstrap(group: options.eventLoopGroup)
+                .connectTimeout(TimeAmount(options.handshakeTimeout))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelOption(.socketOption(.so_keepalive), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        if let tls = options.tls {
-                            try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: host))
-                        }
-                        try channel.pipeline.syncOperations.addHandler(
+                        let pipeline = channel.pipeline.syncOperations
+                        if let tls = options.tls { try pipeline.addHandler(try tls.makeHandler(host: host)) }
+                        try pipeline.addHandler(
                             AuthenticatedFramingHandler(
                                 role: .client,
                                 key: key,
                                 maximumFrameLength: options.maxFrameBytes,
-                                handshakeTimeout: .nanoseconds(options.handshakeTimeout.nanosecondsValue),
+                                handshakeTimeout: TimeAmount(options.handshakeTimeout),
                                 acceptsLegacyDigests: options.acceptsLegacyDigests
                             )
                         )
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        let hello = channel.eventLoop.makePromise(of: String.self)
+                        let handler = ClientChannelHandler(master: master, hello: hello) { ids.next() }
+                        try pipeline.addHandler(handler)
+                        let context = try pipeline.context(handler: handler)
+                        return (
+                            channel,
+                            NIOLoopBound(handler, eventLoop: channel.eventLoop),
+                            NIOLoopBound(context, eventLoop: channel.eventLoop),
+                            hello.futureResult
+                        )
                     }
                 }
         } catch {
             let reason = ErrorReason.connect(error)
             throw ClientError(.connectFailed, "can't connect to \(master): \(reason)", master: master, reason: reason)
         }
-
-        return try await channel.executeThenClose { inbound, outbound in
-            let connection = TaskMasterConnection(outbound: outbound, master: master)
-            let (helloReply, helloContinuation) = AsyncThrowingStream<String, any Error>.makeStream()
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await connection.readResponses(inbound, hello: helloContinuation) }
-                defer { group.cancelAll() }
-                do {
-                    try await connection.hello(name: name, reply: helloReply)
-                } catch var error as ClientError where error.code != .authenticationFailed && error.code != .serverError
-                {
-                    // Not ready yet: say it the way a failed connect says it.
-                    error.reason = error.reason ?? error.message
-                    error.message = "can't connect to \(master): \(error.message)"
-                    throw error
-                }
-                let result = try await body(connection)
-                connection.fail(
-                    ClientError(.connectionClosed, "the connection was closed by this client", master: master)
-                )
-                return result
-            }
-        }
-    }
-
-    /// Sends our hello (held by the framing handler until the handshake has succeeded) and
-    /// waits for the master's.
-    private func hello(name: String, reply: AsyncThrowingStream<String, any Error>) async throws {
-        var buffer = ByteBuffer()
-        Hello(name: name).encode(into: &buffer)
-        do {
-            try await outbound.write(buffer)
-        } catch {
-            // A failed handshake fails the held hello too; the reader knows why (a wrong key).
-            do {
-                for try await _ in reply { break }
-            } catch let reason as ClientError {
-                throw reason
-            } catch {}
-            throw ClientError(.connectionClosed, ErrorReason.transport(error), master: master)
-        }
-        for try await masterName in reply {
-            pending.withLock { $0.masterName = masterName }
-            return
-        }
-        throw ClientError(
-            .handshakeFailed,
-            "the master closed the connection right after the handshake",
+        let (channel, handler, context, hello) = connected
+        let connection = TaskMasterConnection(
+            channel: channel,
+            handler: handler,
+            handlerContext: context,
+            ids: ids,
             master: master
         )
-    }
-
-    /// Reads the master's hello: its name, or the error it refused us with.
-    private func readHello(_ frame: ByteBuffer) throws -> String {
-        if !Hello.isHello(frame.readableBytesView), let response = try? Response(decoding: frame),
-            case .error(let error) = response.message
-        {
-            throw ClientError(
-                .serverError,
-                "the master refused this client: \(error.message)",
-                master: master,
-                serverCode: error.code
-            )
-        }
         do {
-            return try Hello(decoding: frame).name
+            // Held by the framing handler until the handshake has succeeded.
+            var frame = ByteBuffer()
+            Hello(name: name).encode(into: &frame)
+            channel.writeAndFlush(ClientOutbound.hello(frame), promise: nil)
+            let masterName = try await hello.get()
+            connection.name.withLock { $0 = masterName }
+        } catch var error as ClientError where error.code != .authenticationFailed && error.code != .serverError {
+            // Not ready yet: say it the way a failed connect says it.
+            try? await channel.close()
+            error.reason = error.reason ?? error.message
+            error.message = "can't connect to \(master): \(error.message)"
+            throw error
         } catch {
-            throw ClientError(.protocolViolation, "the master's hello is unreadable: \(error)", master: master)
+            try? await channel.close()
+            throw error
         }
-    }
-
-    /// Delivers every response to the request waiting for it, until the connection ends.
-    private func readResponses(
-        _ inbound: NIOAsyncChannelInboundStream<ByteBuffer>,
-        hello: AsyncThrowingStream<String, any Error>.Continuation
-    ) async {
-        var closing = ClientError(.connectionClosed, "the master closed the connection", master: master)
-        var ready = false
-        defer { hello.finish(throwing: closing) }
+        // Closed, and the close done, before returning: the master sees the end of this
+        // connection (and returns what it held) before the caller's next one.
+        let result: Result
         do {
-            var frames = inbound.makeAsyncIterator()
-            guard let first = try await frames.next() else {
-                throw ClientError(
-                    .handshakeFailed,
-                    "the master closed the connection right after the handshake",
-                    master: master
-                )
-            }
-            hello.yield(try readHello(first))
-            hello.finish()
-            ready = true
-            while let frame = try await frames.next() {
-                let response: Response
-                do {
-                    response = try Response(decoding: frame)
-                } catch {
-                    closing = ClientError(.protocolViolation, "unreadable response: \(error)", master: master)
-                    break
-                }
-                enum Route {
-                    case waiter(CheckedContinuation<ServerMessage, any Error>)
-                    case abandoned(queue: String?)
-                    case kept
-                }
-                let route: Route = pending.withLock { state in
-                    if let waiter = state.waiters.removeValue(forKey: response.requestID) { return .waiter(waiter) }
-                    if let queue = state.abandoned.removeValue(forKey: response.requestID) {
-                        return .abandoned(queue: queue)
-                    }
-                    if response.requestID != 0 { state.early[response.requestID] = response.message }
-                    return .kept
-                }
-                if case .waiter(let waiter) = route {
-                    waiter.resume(returning: response.message)
-                } else if case .abandoned(let queue) = route {
-                    await giveBack(response.message, to: queue)
-                } else if response.requestID == 0, case .error(let error) = response.message {
-                    // An error for no request in particular: the master is closing this connection.
-                    closing = ClientError(
-                        .serverError,
-                        "the master closed the connection: \(error.message)",
-                        master: master,
-                        serverCode: error.code
-                    )
-                }
-            }
-        } catch let error as WireError {
-            closing = ClientError(error, master: master)
-        } catch let error as ClientError {
-            closing = error
+            result = try await body(connection)
         } catch {
-            // Before the hello this is a connect that failed (TLS, say): the reason alone.
-            let reason = ErrorReason.transport(error)
-            closing = ClientError(
-                .connectionClosed,
-                ready ? "the connection to the master failed: \(reason)" : reason,
-                master: master,
-                reason: reason
-            )
+            try? await channel.close()
+            throw error
         }
-        fail(closing)
-    }
-
-    /// Fails every outstanding and future request with `error`.
-    private func fail(_ error: ClientError) {
-        let waiters = pending.withLock { state in
-            if state.closedError == nil { state.closedError = error }
-            let waiters = state.waiters
-            state.waiters = [:]
-            return waiters
-        }
-        for waiter in waiters.values { waiter.resume(throwing: error) }
-    }
-
-    /// Returns tasks a cancelled get was handed, so they don't sit leased until the connection
-    /// closes.
-    private func giveBack(_ message: ServerMessage, to queue: String?) async {
-        guard let queue, case .deliveries(let deliveries) = message, !deliveries.isEmpty else { return }
-        await sendWithoutWaiting(.nack(queue: queue, ids: deliveries.map(\.id)))
-    }
-
-    /// Sends a request whose answer nobody waits for.
-    private func sendWithoutWaiting(_ message: ClientMessage) async {
-        let id = makeRequestID()
-        pending.withLock { _ = $0.abandoned.updateValue(nil, forKey: id) }
-        var buffer = ByteBuffer()
-        Request(id: id, message).encode(into: &buffer)
-        try? await outbound.write(buffer)
-    }
-
-    private func makeRequestID() -> RequestID {
-        var next = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        if next == 0 { next = nextID.wrappingAdd(1, ordering: .relaxed).oldValue }  // 0 is "no request"
-        return next
+        try? await channel.close()
+        return result
     }
 
     /// Whether the connection has ended.
-    public var isClosed: Bool { pending.withLock { $0.closedError != nil } }
+    public var isClosed: Bool { !channel.isActive }
+
+    /// Runs `body` on the connection's event loop (as the preferred executor of its task and
+    /// child tasks): requests it makes are written, and their answers resumed, without crossing
+    /// a thread.
+    public func onEventLoop<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+        try await withTaskExecutorPreference(EventLoopTaskExecutor(channel.eventLoop), operation: body)
+    }
+
+    /// Ends every get still waiting for items: their callers throw `CancellationError`, and
+    /// tasks the master hands them later go back. For a worker that is stopping.
+    public func abandonWaitingGets() {
+        let (handler, context) = (self.handler, self.handlerContext)
+        channel.eventLoop.execute { handler.value.abandonGets(context: context.value) }
+    }
 
     /// Sends a request and waits for its answer. An error answer is thrown as ``ClientError``.
     func send(_ message: ClientMessage) async throws -> ServerMessage {
-        let id = makeRequestID()
+        let id = ids.next()
         var queueOfGet: String?
         if case .get(let queue, _, _) = message { queueOfGet = queue }
-        let getQueue = queueOfGet
-        var buffer = ByteBuffer()
-        Request(id: id, message).encode(into: &buffer)
-        if let error = pending.withLock({ $0.closedError }) { throw error }
-        do {
-            try await outbound.write(buffer)
-        } catch {
-            throw ClientError(
-                .connectionClosed,
-                "can't send to the master: \(ErrorReason.transport(error))",
-                master: master
+        let request = Request(id: id, message)
+        var frame = channel.allocator.buffer(capacity: request.encodedSizeEstimate)
+        request.encode(into: &frame)
+        let answer = channel.eventLoop.makePromise(of: ServerMessage.self)
+        // A request that can't even be written (the connection is gone) is answered with why.
+        let master = self.master
+        channel.writeAndFlush(
+            ClientOutbound.request(ClientRequest(id: id, frame: frame, answer: answer, queueOfGet: queueOfGet))
+        ).whenFailure { error in
+            answer.fail(
+                error as? ClientError
+                    ?? ClientError(
+                        .connectionClosed,
+                        "can't send to the master: \(ErrorReason.transport(error))",
+                        master: master
+                    )
             )
         }
-        // The answer may already be here: the reader keeps it until we ask.
-        let answer = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ServerMessage, any Error>) in
-                let now: Result<ServerMessage, any Error>? = pending.withLock { state in
-                    if let early = state.early.removeValue(forKey: id) { return .success(early) }
-                    if let error = state.closedError { return .failure(error) }
-                    if Task.isCancelled {
-                        state.abandoned[id] = getQueue
-                        return .failure(CancellationError())
-                    }
-                    state.waiters[id] = continuation
-                    return nil
-                }
-                if let now { continuation.resume(with: now) }
-            }
+        let (handler, context) = (self.handler, self.handlerContext)
+        let loop = channel.eventLoop
+        let message = try await withTaskCancellationHandler {
+            try await answer.futureResult.get()
         } onCancel: {
-            let (waiter, early): (CheckedContinuation<ServerMessage, any Error>?, ServerMessage?) = pending.withLock {
-                state in
-                if let waiter = state.waiters.removeValue(forKey: id) {
-                    state.abandoned[id] = getQueue
-                    return (waiter, nil)
-                }
-                if let early = state.early.removeValue(forKey: id) { return (nil, early) }
-                state.abandoned[id] = getQueue
-                return (nil, nil)
+            if loop.inEventLoop {
+                handler.value.abandon(id, context: context.value)
+            } else {
+                loop.execute { handler.value.abandon(id, context: context.value) }
             }
-            waiter?.resume(throwing: CancellationError())
-            if let early { Task { await self.giveBack(early, to: getQueue) } }
         }
-        if case .error(let error) = answer {
+        if case .error(let error) = message {
             throw ClientError(
                 .serverError,
                 error.message,
@@ -333,13 +216,32 @@ public final class TaskMasterConnection: Sendable {
                 acceptedIDs: error.acceptedIDs
             )
         }
-        return answer
+        return message
     }
 }
 
-extension Duration {
-    var nanosecondsValue: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+/// Request ids of one connection: 1, 2, 3, …, never 0 ("no request").
+final class RequestIDs: Sendable {
+    private let counter = Atomic<UInt32>(1)
+
+    func next() -> RequestID {
+        var id = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        if id == 0 { id = counter.wrappingAdd(1, ordering: .relaxed).oldValue }
+        return id
+    }
+}
+
+/// An event loop as a task executor: a task that prefers it runs its jobs on that loop's thread.
+final class EventLoopTaskExecutor: TaskExecutor {
+    private let eventLoop: any EventLoop
+
+    init(_ eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        eventLoop.execute { job.runSynchronously(on: executor) }
     }
 }

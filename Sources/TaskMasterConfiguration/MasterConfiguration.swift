@@ -20,6 +20,11 @@ public struct MasterConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(5)
     /// Connections served at once; further ones are closed at once. Default 1024.
     public var maxConnections = 1024
+    /// Event-loop threads serving connections. Default 1: a task handed from a producer's
+    /// connection to a consumer's then crosses no thread, and connections never wait for each
+    /// other's lock on the queues, which all go through one lock anyway; more help only when
+    /// many connections move large payloads at once.
+    public var threads = 1
     /// Connections still in their handshake, at once: below ``maxConnections``, so that
     /// clients without the key can't take the room of those with it. Default 256 (at most a
     /// quarter of ``maxConnections``).
@@ -137,6 +142,7 @@ public struct MasterConfiguration: Sendable {
             flag: nil
         )
         public static let maxMemory = Setting("max_memory", environment: "TASK_MASTER_MAX_MEMORY", flag: "--max-memory")
+        public static let threads = Setting("threads", environment: "TASK_MASTER_THREADS", flag: "--threads")
         public static let queueMaxBytes = Setting("queue_max_bytes", environment: nil, flag: nil)
         public static let maxBufferedBytes = Setting(
             "max_buffered_bytes",
@@ -209,7 +215,8 @@ public struct MasterConfiguration: Sendable {
         public static let adminHost = Setting("admin_host", environment: "TASK_MASTER_ADMIN_HOST", flag: "--admin-host")
 
         public static let all: [Setting] = [
-            host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections, maxUnauthenticated,
+            host, port, AuthKeySettings.file, maxFrameBytes, handshakeTimeout, maxConnections, threads,
+            maxUnauthenticated,
             maxUnauthenticatedPerAddress, maxWaitingRequests, maxMemory, queueMaxBytes,
             maxItemsPerRequest, maxBufferedBytes, stallTimeout, defaultMaxSize, queueMaxSizes, maxQueues,
             acceptLegacyDigests,
@@ -244,6 +251,7 @@ public struct MasterConfiguration: Sendable {
             config.handshakeTimeout = .milliseconds(Int64(seconds * 1000))
         }
         if let count = try reader.int(Keys.maxConnections, in: 1...1_000_000) { config.maxConnections = count }
+        if let count = try reader.int(Keys.threads, in: 1...256) { config.threads = count }
         config.maxUnauthenticated = min(config.maxUnauthenticated, max(1, config.maxConnections / 4))
         if let count = try reader.int(Keys.maxUnauthenticated, in: 1...1_000_000) {
             guard count < config.maxConnections || config.maxConnections == 1 else {

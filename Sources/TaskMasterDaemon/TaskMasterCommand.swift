@@ -33,9 +33,6 @@ struct TaskMasterCommand: AsyncParsableCommand {
     )
 
     static func main() async {
-        if let threads = ProcessInfo.processInfo.environment["TASK_MASTER_THREADS"].flatMap(Int.init), threads > 0 {
-            NIOSingletons.groupLoopCountSuggestion = threads
-        }
         // Run Swift concurrency on NIO's event loops: no thread hop between socket I/O and
         // the tasks that serve it.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
@@ -62,6 +59,9 @@ struct TaskMasterCommand: AsyncParsableCommand {
 
     @Option(help: "Connections served at once (default 1024).")
     var maxConnections: Int?
+
+    @Option(help: "Event-loop threads serving connections (default 1).")
+    var threads: Int?
 
     @Option(name: .customLong("default-maxsize"), help: "Capacity of each queue; 0 = unbounded (default).")
     var defaultMaxSize: Int?
@@ -125,6 +125,7 @@ struct TaskMasterCommand: AsyncParsableCommand {
         flags[MasterConfiguration.Keys.maxFrameBytes.key] = maxFrameBytes.map(String.init)
         flags[MasterConfiguration.Keys.handshakeTimeout.key] = handshakeTimeout.map { "\($0)" }
         flags[MasterConfiguration.Keys.maxConnections.key] = maxConnections.map(String.init)
+        flags[MasterConfiguration.Keys.threads.key] = threads.map(String.init)
         flags[MasterConfiguration.Keys.defaultMaxSize.key] = defaultMaxSize.map(String.init)
         flags[MasterConfiguration.Keys.maxMemory.key] = maxMemory
         flags[MasterConfiguration.Keys.allowRemoteShutdown.key] = allowRemoteShutdown ? "true" : nil
@@ -161,11 +162,31 @@ struct TaskMasterCommand: AsyncParsableCommand {
         for warning in warnings { logger.warning("\(warning)") }
         logger.info("memory limit \(configuration.maxMemory) (max_memory)")
 
+        // Connections get loops of their own; Swift concurrency (the admin page, the reaper)
+        // keeps the shared ones.
+        let connectionLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        do {
+            try await serve(configuration, on: connectionLoops, logger: logger)
+        } catch {
+            try? await connectionLoops.shutdownGracefully()
+            throw error
+        }
+        try? await connectionLoops.shutdownGracefully()
+        logger.info("task-master stopped")
+    }
+
+    /// Runs the master's services on `loops` until they stop.
+    private func serve(
+        _ configuration: MasterConfiguration,
+        on loops: MultiThreadedEventLoopGroup,
+        logger: Logger
+    ) async throws {
         let master: TaskMaster
         do {
             master = try TaskMaster(
                 configuration: configuration,
                 logger: logger,
+                eventLoopGroup: loops,
                 onListening: { address in
                     // Scripts and tests read the port from this line (useful with --port 0).
                     Self.say("task-master listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
@@ -194,7 +215,6 @@ struct TaskMasterCommand: AsyncParsableCommand {
             logger.critical("task-master stopped: \(error)")
             throw ExitCode(1)
         }
-        logger.info("task-master stopped")
     }
 
     /// A line on standard output, where scripts read it.

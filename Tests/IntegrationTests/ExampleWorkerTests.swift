@@ -33,7 +33,7 @@ import Testing
             let deadline = ContinuousClock.now.advanced(by: .seconds(30))
             while results.count < ids.count, ContinuousClock.now < deadline {
                 let got = try await connection.get(from: "result", maxItems: 100, wait: .milliseconds(500))
-                for delivery in got { results[delivery.reference] = try PickleValue(pickle: delivery.payload) }
+                for delivery in got { results[delivery.reference] = try PickleValue(pickle: delivery.bytes) }
                 if !got.isEmpty { try await connection.ack(got.map(\.id), in: "result") }
             }
             return ids.map { results[$0] }

@@ -17,7 +17,7 @@ import Testing
                 let ids = try await client.put([NewItem(payload: [1]), NewItem(payload: [2, 2])], into: "jobs")
                 #expect(ids.count == 2 && ids[1] > ids[0])
                 let got = try await client.get(from: "jobs", maxItems: 10, wait: .milliseconds(1000))
-                #expect(got.map(\.payload) == [[1], [2, 2]])
+                #expect(got.map(\.bytes) == [[1], [2, 2]])
                 #expect(got.map(\.id) == ids)
                 let stats = try await client.statistics()
                 #expect(stats.queues.first { $0.name == "jobs" }?.inFlight == 2)

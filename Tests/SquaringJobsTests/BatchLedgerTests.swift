@@ -1,3 +1,4 @@
+import NIOCore
 import Pickle
 import TaskWire
 import Testing
@@ -13,16 +14,19 @@ import Testing
     @Test func resultsAreMatchedByTaskIdOnceAndCheckedSquareBySquare() {
         let ledger = BatchLedger(numbers: [3, 4, 5])
         ledger.submitted(ids: [100, 101, 102], indices: 0..<3)
-        #expect(ledger.record(reference: 100, payload: Square.resultPickle(3)) == .completed(index: 0))
-        #expect(ledger.record(reference: 100, payload: Square.resultPickle(3)) == .duplicate)
         #expect(
-            ledger.record(reference: 101, payload: PickleWriter.pickle(string: "4 * 4 = 17"))
+            ledger.record(reference: 100, payload: ByteBuffer(bytes: Square.resultPickle(3))) == .completed(index: 0)
+        )
+        #expect(ledger.record(reference: 100, payload: ByteBuffer(bytes: Square.resultPickle(3))) == .duplicate)
+        #expect(
+            ledger.record(reference: 101, payload: ByteBuffer(bytes: PickleWriter.pickle(string: "4 * 4 = 17")))
                 == .wrong(index: 1, text: "4 * 4 = 17")
         )
-        #expect(ledger.record(reference: 999, payload: Square.resultPickle(5)) == .unknown)
+        #expect(ledger.record(reference: 999, payload: ByteBuffer(bytes: Square.resultPickle(5))) == .unknown)
         #expect(!ledger.isFinished)
         #expect(
-            ledger.record(reference: 102, payload: PickleWriter.pickle(string: "5 * 5 = 25")) == .completed(index: 2)
+            ledger.record(reference: 102, payload: ByteBuffer(bytes: PickleWriter.pickle(string: "5 * 5 = 25")))
+                == .completed(index: 2)
         )
         #expect(ledger.isFinished)
         #expect(ledger.counts == (completed: 2, wrong: 1, duplicates: 1))

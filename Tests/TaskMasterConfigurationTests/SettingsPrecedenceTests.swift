@@ -25,7 +25,23 @@ import Testing
         #expect(config.logLevel == .info && config.logFormat == .human)
         #expect(config.adminPort == nil && config.adminHost == "127.0.0.1")
         #expect(config.authKey.bytes == Array("k".utf8))
+        #expect(config.threads == 1)
         #expect(warnings.isEmpty)
+    }
+
+    @Test func threadsComeFromTheFileTheEnvironmentOrAFlagAndMustBePositive() throws {
+        let path = try file(#"{"threads": 3}"#)
+        #expect(try MasterConfiguration.load(flags: [:], environment: key, configFile: path).0.threads == 3)
+        var environment = key
+        environment["TASK_MASTER_THREADS"] = "4"
+        #expect(try MasterConfiguration.load(flags: [:], environment: environment, configFile: path).0.threads == 4)
+        let flags = [MasterConfiguration.Keys.threads.key: "2"]
+        #expect(try MasterConfiguration.load(flags: flags, environment: environment, configFile: path).0.threads == 2)
+        environment["TASK_MASTER_THREADS"] = "0"
+        let error = try #require(throws: ConfigurationError.self) {
+            try MasterConfiguration.load(flags: [:], environment: environment, configFile: nil)
+        }
+        #expect(error.setting == "threads" && error.message.contains("TASK_MASTER_THREADS"), "\(error.message)")
     }
 
     @Test func aFlagBeatsTheEnvironmentWhichBeatsTheFile() throws {

@@ -92,6 +92,44 @@ def python_manager_batch(python, count, workers, key, server=None):
     return summary
 
 
+def python_latency(python, count, key, server=None, swift_worker=None):
+    """One task at a time through the classic pair: a Python client puts a number and waits for
+    its result, a worker squares it. On Python's own server (started by the client) with the
+    classic Python worker; or on `server` (task-master) with the Python worker, or with
+    `swift_worker` (the task-worker binary). Returns the client's JSON: p50_us, p99_us."""
+    env = dict(os.environ, TASK_AUTHKEY=key)
+    extra = ['--connect', server] if server else []
+    client = subprocess.Popen([python, PY_BATCH, 'latency', '--count', str(count), *extra], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        port = client.stdout.readline().split()[1]
+        host = server.rsplit(':', 1)[0] if server else '127.0.0.1'
+        if swift_worker:
+            worker = subprocess.Popen([swift_worker], env=dict(env, TASK_MASTER_ADDRESS='%s:%s' % (host, port)),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            worker = subprocess.Popen([python, PY_BATCH, 'worker', '--host', host, '--port', port, '--idle', '2'],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1.0)
+            client.stdin.write('go\n')
+            client.stdin.flush()
+            summary = json.loads(client.stdout.readline())
+            client.wait(timeout=60)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    finally:
+        if client.poll() is None:
+            client.kill()
+    if summary['wrong']:
+        raise SystemExit('python latency client got %d wrong results' % summary['wrong'])
+    return summary
+
+
 class FloorServer:
     """floor_server.c, compiled with the toolchain's clang (or cc): answers every call at once,
     doing no work. Its `proc` is None when there is no C compiler."""
@@ -123,6 +161,19 @@ def python_calls(python, count, key, server=None, floor=None):
     return json.loads(out.stdout.splitlines()[-1])['us_per_call']
 
 
+def median_of(runs, field):
+    return sorted(r[field] for r in runs)[len(runs) // 2]
+
+
+def median_run(runs, field):
+    """The run whose `field` is the median (the upper one of an even number)."""
+    return sorted(runs, key=lambda r: r[field])[len(runs) // 2]
+
+
+def spread(runs, field):
+    return '%.0f–%.0f' % (min(r[field] for r in runs), max(r[field] for r in runs))
+
+
 def row(name, value, note=''):
     print('| %-58s | %22s | %s' % (name, value, note))
 
@@ -136,6 +187,8 @@ def main():
     ap.add_argument('--calls-count', type=int, default=5000, help='puts (and as many gets) of the one-client round trip')
     ap.add_argument('--python', default='python3')
     ap.add_argument('--repeats', type=int, default=3, help='runs of each comparison (median reported)')
+    ap.add_argument('--baseline-bin', help='release binaries of the old build, for the throughput ratio')
+    ap.add_argument('--baseline-name', default='c28024f')
     ap.add_argument('--postgres-count', type=int, default=200_000, help='numbers in the PostgreSQL-backed batch')
     ap.add_argument('--peer-seconds', type=int, default=20, help='seconds per pgqueuer run (0: no peer)')
     ap.add_argument('--postgres-only', action='store_true', help='only the PostgreSQL backend and its peer')
@@ -153,16 +206,23 @@ def main():
     python_version = subprocess.run([args.python, '-c', 'import sys; print(sys.version.split()[0])'],
                                     capture_output=True, text=True).stdout.strip()
     results = {}
+    targets = []
+
+    def target(name, ratio, limit, at_least=False):
+        """A target of issue 12, as a ratio to its peer in this run."""
+        met = ratio >= limit if at_least else ratio <= limit
+        targets.append((name, ratio, ('≥ %.1f×' if at_least else '≤ %.1f×') % limit, met))
 
     print('| %-58s | %22s | %s' % ('measurement', 'result', 'notes'))
     print('|' + '-' * 60 + '|' + '-' * 24 + '|' + '-' * 30)
 
-    # (a) TaskMaster: a squaring batch with 2 workers, end to end, in memory and (f) durable
-    # with each sync policy (every queued and leased task kept in SQLite). Alternated
+    # (a) TaskMaster: a squaring batch with 2 workers, end to end (target 2): in memory, the
+    # same batch on the old build (`--baseline-bin`, commit c28024f) for the ratio, and
+    # durable with each sync policy (every queued and leased task kept in SQLite). Alternated
     # `--repeats` times, medians reported: on a shared machine single runs vary by a third.
-    def squaring_batch(extra=()):
+    def squaring_batch(bin_dir, extra=()):
         data = tempfile.mkdtemp(prefix='taskmaster-bench-')
-        m = Master(args.bin, key, [a.replace('{data}', data) for a in extra])
+        m = Master(bin_dir, key, [a.replace('{data}', data) for a in extra])
         try:
             m.start_workers(2)
             time.sleep(0.5)
@@ -173,43 +233,83 @@ def main():
             m.stop()
             shutil.rmtree(data, ignore_errors=True)
 
-    modes = [('memory', ()), ('batch', ('--data-dir', '{data}', '--sync', 'batch')),
-             ('always', ('--data-dir', '{data}', '--sync', 'always'))]
-    runs = {name: [] for name, _ in modes}
+    modes = [('memory', args.bin, ()), ('batch', args.bin, ('--data-dir', '{data}', '--sync', 'batch')),
+             ('always', args.bin, ('--data-dir', '{data}', '--sync', 'always'))]
+    if args.baseline_bin:
+        modes.insert(1, ('baseline', args.baseline_bin, ()))
+    runs = {name: [] for name, _, _ in modes}
     for _ in range(args.repeats):
-        for name, extra in modes:
-            runs[name].append(squaring_batch(extra))
-    median = lambda rs: sorted(rs, key=lambda r: r['tasks_per_second'])[len(rs) // 2]
-    s = median(runs['memory'])
+        for name, bin_dir, extra in modes:
+            runs[name].append(squaring_batch(bin_dir, extra))
+    check = lambda r: 'all squares right' if r['ok'] else 'WRONG: %s' % r
+    s = median_run(runs['memory'], 'tasks_per_second')
     results['taskmaster_tasks_per_second'] = s['tasks_per_second']
     row('TaskMaster batch of %d, 2 workers' % args.count, '%.0f tasks/s' % s['tasks_per_second'],
-        'median of %d; %s' % (args.repeats, 'all %d squares right' % args.count if s['ok'] else 'WRONG: %s' % s))
+        'median of %d, spread %s; %s' % (args.repeats, spread(runs['memory'], 'tasks_per_second'), check(s)))
+    if args.baseline_bin:
+        b = median_run(runs['baseline'], 'tasks_per_second')
+        results['baseline_tasks_per_second'] = b['tasks_per_second']
+        results['throughput_vs_baseline'] = s['tasks_per_second'] / b['tasks_per_second']
+        row('… the same batch, old build (%s)' % args.baseline_name, '%.0f tasks/s' % b['tasks_per_second'],
+            'median of %d, spread %s; %s' % (args.repeats, spread(runs['baseline'], 'tasks_per_second'), check(b)))
+        target('2. batch of %d / old build %s' % (args.count, args.baseline_name),
+               results['throughput_vs_baseline'], 1.8, at_least=True)
     for policy in ('batch', 'always'):
-        d = median(runs[policy])
+        d = median_run(runs[policy], 'tasks_per_second')
         ratio = d['tasks_per_second'] / s['tasks_per_second']
         results['durable_%s_tasks_per_second' % policy] = d['tasks_per_second']
         results['durable_%s_vs_memory' % policy] = ratio
         row('… durable, --sync %s (SQLite WAL)' % policy, '%.0f tasks/s' % d['tasks_per_second'],
-            '%.0f%% of memory mode; median of %d; %s' % (ratio * 100, args.repeats,
-                                                        'all squares right' if d['ok'] else 'WRONG: %s' % d))
+            '%.0f%% of memory mode; median of %d; %s' % (ratio * 100, args.repeats, check(d)))
+    target('2. durable --sync batch / memory mode', results['durable_batch_vs_memory'], 0.5, at_least=True)
 
     # (h) The same batch with its queues in PostgreSQL (fsync and synchronous_commit on, the
     # database on this machine), and the pgqueuer peer: scripts/bench-lib/pg_bench.py.
     if not args.no_postgres:
         pg_bench.run(args.bin, args.postgres_count, args.repeats, args.peer_seconds, row, results, key=key)
 
-    # (b) single-task round trips: put one number, wait for its square.
-    m = Master(args.bin, key)
-    try:
-        m.start_workers(2)
-        time.sleep(0.5)
-        lat = m.ctl('latency', '--count', str(args.latency_count), '--json')
-        results['latency_p50_us'] = lat['p50_us']
-        results['latency_p99_us'] = lat['p99_us']
-        row('TaskMaster single-task round trip (put → worker → result)',
-            'p50 %.0f µs, p99 %.0f µs' % (lat['p50_us'], lat['p99_us']), '%d round trips' % args.latency_count)
-    finally:
-        m.stop()
+    # (b) One task at a time (target 1): put a number, wait for its square, then the next.
+    # TaskMaster's `task-ctl latency` with one `task-worker`, against Python's own manager
+    # with its classic worker and a Python client doing the same; then the same Python client
+    # on task-master, with the Python worker and with task-worker. Alternated, medians.
+    lat = {'ours': [], 'python': [], 'py_on_ours': [], 'py_swift_worker': []}
+    for _ in range(args.repeats):
+        m = Master(args.bin, key)
+        try:
+            m.start_workers(1)
+            time.sleep(0.5)
+            lat['ours'].append(m.ctl('latency', '--count', str(args.latency_count), '--json'))
+        finally:
+            m.stop()
+        lat['python'].append(python_latency(args.python, args.latency_count, key))
+        m = Master(args.bin, key)
+        try:
+            lat['py_on_ours'].append(python_latency(args.python, args.latency_count, key, server=m.address))
+            lat['py_swift_worker'].append(python_latency(args.python, args.latency_count, key, server=m.address,
+                                                         swift_worker=os.path.join(args.bin, 'task-worker')))
+        finally:
+            m.stop()
+    for name, runs_ in lat.items():
+        for field in ('p50_us', 'p99_us'):
+            results['latency_%s_%s' % (name, field)] = median_of(runs_, field)
+    row('One task at a time: task-ctl latency, 1 task-worker',
+        'p50 %.0f µs, p99 %.0f µs' % (results['latency_ours_p50_us'], results['latency_ours_p99_us']),
+        'p50 %s, p99 %s µs; %d runs of %d' % (spread(lat['ours'], 'p50_us'), spread(lat['ours'], 'p99_us'),
+                                               args.repeats, args.latency_count))
+    row('… Python %s manager, classic worker and client' % python_version,
+        'p50 %.0f µs, p99 %.0f µs' % (results['latency_python_p50_us'], results['latency_python_p99_us']),
+        'p50 %s, p99 %s µs' % (spread(lat['python'], 'p50_us'), spread(lat['python'], 'p99_us')))
+    row('… the same Python client and worker, on task-master',
+        'p50 %.0f µs, p99 %.0f µs' % (results['latency_py_on_ours_p50_us'], results['latency_py_on_ours_p99_us']),
+        'p50 %s µs' % spread(lat['py_on_ours'], 'p50_us'))
+    row('… the same Python client with task-worker, on task-master',
+        'p50 %.0f µs, p99 %.0f µs' % (results['latency_py_swift_worker_p50_us'],
+                                      results['latency_py_swift_worker_p99_us']),
+        'p50 %s µs' % spread(lat['py_swift_worker'], 'p50_us'))
+    results['latency_p50_ratio'] = results['latency_ours_p50_us'] / results['latency_python_p50_us']
+    results['latency_p99_ratio'] = results['latency_ours_p99_us'] / results['latency_python_p99_us']
+    target('1. one at a time, p50 / Python manager p50', results['latency_p50_ratio'], 0.6)
+    target('1. one at a time, p99 / Python manager p99', results['latency_p99_ratio'], 1.0)
 
     # (c) Python's own manager: the classic master/worker pair, same job; and (e) the same
     # Python programs served by task-master. Alternated three times, medians reported: on a
@@ -222,8 +322,8 @@ def main():
             ours.append(python_manager_batch(args.python, args.python_count, 2, key, server=m.address))
         finally:
             m.stop()
-    p = median(theirs)
-    q = median(ours)
+    p = median_run(theirs, 'tasks_per_second')
+    q = median_run(ours, 'tasks_per_second')
     results['python_manager_tasks_per_second'] = p['tasks_per_second']
     row('Python %s BaseManager batch of %d, 2 workers' % (python_version, args.python_count),
         '%.0f tasks/s' % p['tasks_per_second'],
@@ -269,6 +369,9 @@ def main():
         if 'python_call_us_%s' % name in results),
         'Python\'s server · task-master · a server doing no work; %d calls, median of %d'
         % (2 * args.calls_count, args.repeats))
+    if calls['floor']:
+        results['python_call_vs_floor'] = results['python_call_us_ours'] / results['python_call_us_floor']
+        target('3. a Python client\'s call / the do-nothing server', results['python_call_vs_floor'], 1.3)
 
     # (d) Memory: master resident set with 1,000,000 small tasks queued (no workers).
     m = Master(args.bin, key)
@@ -280,9 +383,19 @@ def main():
         results['master_rss_mb_1m_queued'] = rss
         row('task-master RSS with %d tasks queued' % queued, '%.0f MB' % rss,
             'peak %.0f MB, idle %.0f MB' % (peak, before))
+        targets.append(('2. RSS with %d tasks queued' % queued, rss, '≤ 200 MB', rss <= 200))
     finally:
         m.stop()
 
+    # The targets of issue 12, each against its peer in this run.
+    print()
+    print('| %-58s | %10s | %-9s | %s' % ('target', 'this run', 'target', 'met'))
+    print('|' + '-' * 60 + '|' + '-' * 12 + '|' + '-' * 11 + '|' + '-' * 5)
+    for name, value, goal, met in targets:
+        shown = '%.0f MB' % value if goal.endswith('MB') else '%.2f×' % value
+        print('| %-58s | %10s | %-9s | %s' % (name, shown, goal, 'yes' if met else 'NO'))
+    results['targets_met'] = sum(1 for t in targets if t[3])
+    results['targets'] = len(targets)
     print()
     print('json: ' + json.dumps(results, sort_keys=True))
 

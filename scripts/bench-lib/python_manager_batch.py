@@ -11,6 +11,11 @@
   python_manager_batch.py worker --port P [--host H]   the classic worker: get(timeout=1),
                                                         square, put '%d * %d = %d'; exits when
                                                         the task queue stays empty.
+  python_manager_batch.py latency --count N [--connect HOST:PORT]
+                                                        one task at a time: put n, wait for its
+                                                        result, N times (after a warm-up); the
+                                                        workers are started by the driver after
+                                                        READY; prints p50/p99 of the round trip
   python_manager_batch.py calls --count N [--connect HOST:PORT | --floor HOST:PORT]
                                                         one client alone: N puts then N gets on
                                                         the task queue, one call at a time, on
@@ -124,6 +129,41 @@ def worker(args):
         result.put('%d * %d = %d' % (n, n, n * n))
 
 
+def check(n, r):
+    """True when `r` is n's square: the classic worker's 'n * n = sq' string, or a number."""
+    if isinstance(r, str):
+        a, _, b, _, c = r.split(' ')
+        return int(a) == n and int(a) * int(b) == int(c)
+    return r == n * n
+
+
+def latency(args):
+    """One task at a time, as a user typing at a prompt would send them: put a number, wait for
+    its result, and only then put the next. Reports the round trip's percentiles."""
+    m = manager(args)
+    task, result = m.get_task_queue(), m.get_result_queue()
+    print('READY', m.address[1], flush=True)
+    sys.stdin.readline()                      # the driver starts the worker, then says go
+    warmup = min(200, args.count)
+    rounds = []
+    wrong = 0
+    for n in range(1, warmup + args.count + 1):
+        start = time.perf_counter_ns()
+        task.put(n)
+        r = result.get(timeout=10)
+        elapsed = time.perf_counter_ns() - start
+        if not check(n, r):
+            wrong += 1
+        if n > warmup:
+            rounds.append(elapsed / 1000)
+    rounds.sort()
+    pick = lambda q: rounds[min(len(rounds) - 1, int(q * len(rounds)))]
+    print(json.dumps({'count': len(rounds), 'wrong': wrong, 'p50_us': pick(0.50), 'p99_us': pick(0.99),
+                      'mean_us': sum(rounds) / len(rounds)}), flush=True)
+    if not args.connect:
+        m.shutdown()
+
+
 def calls(args):
     m = None
     if args.floor:
@@ -144,7 +184,7 @@ def calls(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('role', choices=['master', 'worker', 'calls'])
+    ap.add_argument('role', choices=['master', 'worker', 'latency', 'calls'])
     ap.add_argument('--count', type=int, default=10000)
     ap.add_argument('--port', type=int, default=0)
     ap.add_argument('--host', default='127.0.0.1')
@@ -152,7 +192,7 @@ def main():
     ap.add_argument('--floor', help='calls: make them to floor_server at HOST:PORT')
     ap.add_argument('--idle', type=int, default=3, help='worker: exit after this many empty 1 s gets')
     args = ap.parse_args()
-    {'master': master, 'worker': worker, 'calls': calls}[args.role](args)
+    {'master': master, 'worker': worker, 'latency': latency, 'calls': calls}[args.role](args)
 
 
 if __name__ == '__main__':

@@ -151,9 +151,16 @@ struct NativeSession {
     // MARK: Requests
 
     private mutating func request(_ frame: ByteBuffer) -> Action {
-        let request: Request
+        var request: Request
         do throws(WireError) {
             request = try Request(decoding: frame)
+            // Items queued keep their frame's storage alive (they are slices of it): a frame in
+            // a much larger read buffer is copied into one of its own first.
+            if request.storesPayloads, frame.storageCapacity > 2 * frame.readableBytes + Self.looseStorage {
+                var compact = ByteBuffer()
+                compact.writeImmutableBuffer(frame)
+                request = try Request(decoding: compact)
+            }
         } catch {
             let code: ErrorReply.Code
             switch error.code {
@@ -245,8 +252,12 @@ struct NativeSession {
         return .refuse(Self.encode(response), reason: message)
     }
 
+    /// Bytes of storage beyond a frame's own that its items may keep alive.
+    static let looseStorage = 16 * 1024
+
     static func encode(_ response: Response) -> ByteBuffer {
         var buffer = ByteBuffer()
+        buffer.reserveCapacity(response.encodedSizeEstimate)
         response.encode(into: &buffer)
         return buffer
     }

@@ -53,6 +53,13 @@ final class NativeSessionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        // At once, on this loop: what the connection held goes back before anything that
+        // happens after its end (a reconnected client's get, say).
+        ReleaseOnClose.release(connection, services: services, logger: logger)
+        context.fireChannelInactive()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let error = error as? WireError else {
             logger.debug("connection failed", metadata: ["error": "\(error)"])

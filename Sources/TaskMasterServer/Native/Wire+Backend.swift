@@ -16,18 +16,13 @@ extension WaitTime {
 
 extension Delivery {
     init(_ task: QueuedTask) {
-        self.init(
-            id: task.id,
-            attempt: task.attempt,
-            reference: task.reference,
-            payload: Array(task.payload.readableBytesView)
-        )
+        self.init(id: task.id, attempt: task.attempt, reference: task.reference, payload: task.payload)
     }
 }
 
 extension NewTask {
     init(_ item: NewItem) {
-        self.init(payload: ByteBuffer(bytes: item.payload), reference: item.reference)
+        self.init(payload: item.payload, reference: item.reference)
     }
 }
 

@@ -36,6 +36,11 @@ final class PythonSessionHandler: ChannelInboundHandler {
         run(session.frameReceived(unwrapInboundIn(data), objects: objects.queue(forIdent:)))
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        ReleaseOnClose.release(connection, services: services, logger: logger)
+        context.fireChannelInactive()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Python has no way to hear about a framing error or an idle timeout: close.
         logger.debug("closing: \(error)")

@@ -29,9 +29,10 @@ extension ByteBuffer {
         writeBytes(string.utf8.prefix(Int(length)))
     }
 
-    mutating func readWireBytes(_ field: StaticString) throws(WireError) -> [UInt8] {
+    /// A length-prefixed byte string, as a slice of this buffer (no copy).
+    mutating func readWireSlice(_ field: StaticString) throws(WireError) -> ByteBuffer {
         let length = try readWire(UInt32.self, field)
-        guard let bytes = readBytes(length: Int(length)) else {
+        guard let bytes = readSlice(length: Int(length)) else {
             throw .malformed("truncated inside \(field)")
         }
         return bytes
@@ -49,37 +50,65 @@ extension ByteBuffer {
 
     mutating func readWireIDs(_ field: StaticString) throws(WireError) -> [TaskID] {
         let count = try readWireCount(field, minimumSize: 8)
-        var ids: [TaskID] = []
-        ids.reserveCapacity(count)
-        for _ in 0..<count {
-            ids.append(try readWire(UInt64.self, field))
+        // In one pass over the bytes: a read per id costs a bounds and uniqueness check each.
+        let ids = withUnsafeReadableBytes { bytes in
+            [TaskID](unsafeUninitializedCapacity: count) { ids, initialized in
+                for index in 0..<count {
+                    ids[index] = TaskID(bigEndian: bytes.loadUnaligned(fromByteOffset: 8 * index, as: TaskID.self))
+                }
+                initialized = count
+            }
         }
+        moveReaderIndex(forwardBy: 8 * count)
         return ids
     }
 
     mutating func writeWireIDs(_ ids: [TaskID]) {
         writeInteger(UInt32(ids.count))
-        for id in ids { writeInteger(id) }
+        // In one pass: a write per id costs a bounds and uniqueness check each.
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 8 * ids.count) { bytes in
+            for (index, id) in ids.enumerated() {
+                bytes.storeBytes(of: id.bigEndian, toByteOffset: 8 * index, as: TaskID.self)
+            }
+            return 8 * ids.count
+        }
     }
 
     mutating func readWireItems(_ field: StaticString) throws(WireError) -> [NewItem] {
         let count = try readWireCount(field, minimumSize: 12)
-        var items: [NewItem] = []
-        items.reserveCapacity(count)
-        for _ in 0..<count {
-            let reference = try readWire(UInt64.self, field)
-            let payload = try readWireBytes(field)
-            items.append(NewItem(payload: payload, reference: reference))
+        // The items' places found in one pass over the bytes, then each payload sliced off: a
+        // read per field costs a bounds and uniqueness check each.
+        var places: [(reference: TaskID, start: Int, length: Int)] = []
+        places.reserveCapacity(count)
+        let end = withUnsafeReadableBytes { bytes -> Int? in
+            var offset = 0
+            for _ in 0..<count {
+                guard offset + 12 <= bytes.count else { return nil }
+                let reference = TaskID(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: TaskID.self))
+                let length = Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))
+                guard length <= bytes.count - offset - 12 else { return nil }
+                places.append((reference, offset + 12, length))
+                offset += 12 + length
+            }
+            return offset
         }
+        guard let end else { throw .malformed("truncated inside \(field)") }
+        let items = places.map { place in
+            NewItem(payload: getSlice(at: readerIndex + place.start, length: place.length)!, reference: place.reference)
+        }
+        moveReaderIndex(forwardBy: end)
         return items
     }
 
     mutating func writeWireItems(_ items: [NewItem]) {
         writeInteger(UInt32(items.count))
-        for item in items {
-            writeInteger(item.reference)
-            writeInteger(UInt32(item.payload.count))
-            writeBytes(item.payload)
+        let size = items.reduce(0) { $0 + 12 + $1.payload.readableBytes }
+        RecordWriter.write(size, into: &self) { writer in
+            for item in items {
+                writer.integer(item.reference)
+                writer.integer(UInt32(item.payload.readableBytes))
+                writer.payload(item.payload)
+            }
         }
     }
 

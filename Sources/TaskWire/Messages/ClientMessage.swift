@@ -59,4 +59,26 @@ public struct Request: Hashable, Sendable {
         self.id = id
         self.message = message
     }
+
+    /// Whether the request carries payloads a master keeps (a put's items, a completion's
+    /// results).
+    public var storesPayloads: Bool {
+        switch message {
+        case .put, .complete: return true
+        default: return false
+        }
+    }
+
+    /// About how many bytes encoding it takes, to reserve them at once.
+    public var encodedSizeEstimate: Int {
+        switch message {
+        case .put(let queue, let items, _):
+            return 32 + queue.utf8.count + items.reduce(0) { $0 + 12 + $1.payload.readableBytes }
+        case .complete(let taskQueue, let ids, let resultQueue, let results):
+            return 32 + taskQueue.utf8.count + resultQueue.utf8.count + 8 * ids.count
+                + results.reduce(0) { $0 + 12 + $1.payload.readableBytes }
+        case .ack(_, let ids), .nack(_, let ids): return 48 + 8 * ids.count
+        default: return 64
+        }
+    }
 }

@@ -12,6 +12,17 @@ extension Response {
         case error = 0xFF
     }
 
+    /// About how many bytes ``encode(into:)`` writes, to reserve them at once.
+    public var encodedSizeEstimate: Int {
+        switch message {
+        case .deliveries(let deliveries):
+            return 16 + deliveries.reduce(0) { $0 + 24 + $1.payload.readableBytes }  // exact
+        case .putAccepted(let ids): return 16 + 8 * ids.count
+        case .completed(let outcome): return 24 + 8 * (outcome.ack.unknown.count + outcome.resultIDs.count)
+        default: return 64
+        }
+    }
+
     /// Writes the frame payload.
     public func encode(into buffer: inout ByteBuffer) {
         switch message {
@@ -21,12 +32,15 @@ extension Response {
         case .deliveries(let deliveries):
             MessageHeader(type: Kind.deliveries.rawValue, requestID: requestID).encode(into: &buffer)
             buffer.writeInteger(UInt32(deliveries.count))
-            for delivery in deliveries {
-                buffer.writeInteger(delivery.id)
-                buffer.writeInteger(delivery.attempt)
-                buffer.writeInteger(delivery.reference)
-                buffer.writeInteger(UInt32(delivery.payload.count))
-                buffer.writeBytes(delivery.payload)
+            let size = deliveries.reduce(0) { $0 + 24 + $1.payload.readableBytes }
+            RecordWriter.write(size, into: &buffer) { writer in
+                for delivery in deliveries {
+                    writer.integer(delivery.id)
+                    writer.integer(delivery.attempt)
+                    writer.integer(delivery.reference)
+                    writer.integer(UInt32(delivery.payload.readableBytes))
+                    writer.payload(delivery.payload)
+                }
             }
         case .acknowledged(let outcome):
             MessageHeader(type: Kind.acknowledged.rawValue, requestID: requestID).encode(into: &buffer)
@@ -67,7 +81,7 @@ extension Response {
                 let id = try buffer.readWire(TaskID.self, "delivery id")
                 let attempt = try buffer.readWire(UInt32.self, "attempt")
                 let reference = try buffer.readWire(TaskID.self, "reference")
-                let payload = try buffer.readWireBytes("payload")
+                let payload = try buffer.readWireSlice("payload")
                 deliveries.append(Delivery(id: id, attempt: attempt, reference: reference, payload: payload))
             }
             message = .deliveries(deliveries)

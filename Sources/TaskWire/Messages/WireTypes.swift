@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Chosen by the client for each request and echoed in the response, so requests can be
 /// pipelined on one connection and their answers matched.
 public typealias RequestID = UInt32
@@ -43,12 +45,17 @@ public enum WaitTime: Hashable, Sendable {
 public struct NewItem: Hashable, Sendable {
     /// The id of the task this item answers (a result's task), or 0 for none.
     public var reference: TaskID
-    /// The value, as a pickle (see docs/PROTOCOL.md, "Values").
-    public var payload: [UInt8]
+    /// The value, as a pickle (see docs/PROTOCOL.md, "Values"). A decoded item's payload is a
+    /// slice of the frame it came in: no copy per item.
+    public var payload: ByteBuffer
 
-    public init(payload: [UInt8], reference: TaskID = 0) {
+    public init(payload: ByteBuffer, reference: TaskID = 0) {
         self.reference = reference
         self.payload = payload
+    }
+
+    public init(payload: [UInt8], reference: TaskID = 0) {
+        self.init(payload: ByteBuffer(bytes: payload), reference: reference)
     }
 }
 
@@ -60,13 +67,20 @@ public struct Delivery: Hashable, Sendable {
     public var attempt: UInt32
     /// The id of the task this item answers, or 0.
     public var reference: TaskID
-    /// The value, as a pickle.
-    public var payload: [UInt8]
+    /// The value, as a pickle. A decoded delivery's payload is a slice of the frame it came in.
+    public var payload: ByteBuffer
 
-    public init(id: TaskID, attempt: UInt32, reference: TaskID, payload: [UInt8]) {
+    public init(id: TaskID, attempt: UInt32, reference: TaskID, payload: ByteBuffer) {
         self.id = id
         self.attempt = attempt
         self.reference = reference
         self.payload = payload
     }
+
+    public init(id: TaskID, attempt: UInt32, reference: TaskID, payload: [UInt8]) {
+        self.init(id: id, attempt: attempt, reference: reference, payload: ByteBuffer(bytes: payload))
+    }
+
+    /// The payload's bytes, copied out.
+    public var bytes: [UInt8] { Array(payload.readableBytesView) }
 }
