@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The master's status: queue and client counters, one model and one JSON schema for the
@@ -85,6 +86,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Queues in PostgreSQL, shared by any number of masters: group commit per queue, LISTEN
+        // for waiting gets, the primary found among several hosts, versioned migrations.
+        .target(
+            name: "PostgresBackend",
+            dependencies: [
+                "QueueBackend", "TaskMasterStatus",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The admin HTTP endpoint: Prometheus metrics, the status page, /api/stats.
         .target(
             name: "TaskMasterAdmin",
@@ -113,7 +127,7 @@ let package = Package(
             name: "TaskMasterServer",
             dependencies: [
                 "TaskWire", "ManagerWire", "Pickle", "QueueBackend", "MemoryBackend", "SQLiteStore",
-                "TaskMasterConfiguration",
+                "PostgresBackend", "TaskMasterConfiguration",
                 "TaskMasterAdmin", "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -214,9 +228,17 @@ let package = Package(
         .testTarget(
             name: "QueueBackendConformanceTests",
             dependencies: [
-                "QueueBackend", "MemoryBackend", "SQLiteStore", "TaskMasterConfiguration", "TestSupport",
+                "QueueBackend", "MemoryBackend", "SQLiteStore", "PostgresBackend", "TaskMasterConfiguration",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "PostgresBackendTests",
+            dependencies: [
+                "PostgresBackend", "QueueBackend", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -70,6 +70,13 @@ public struct MasterConfiguration: Sendable {
     /// Where queued tasks are kept on disk; nil (the default) keeps them in memory only, and
     /// they are lost when the master stops.
     public var dataDirectory: String?
+    /// Where the queues live when several masters share them: a `postgres://` URL (see
+    /// docs/POSTGRES.md); nil (the default) keeps them in this master (memory, or SQLite with
+    /// ``dataDirectory``). Not together with ``dataDirectory``.
+    public var backend: String?
+    /// A password file in `.pgpass` form for ``backend`` (after the URL's own password and
+    /// `PGPASSWORD`).
+    public var backendPasswordFile: String?
     /// With a data directory: when a change counts as durable. Default batch.
     public var syncPolicy = SyncPolicy.batch
     /// Under `batch`, the least time from the end of one commit to the start of the next, so
@@ -173,6 +180,12 @@ public struct MasterConfiguration: Sendable {
             flag: "--log-format"
         )
         public static let dataDirectory = Setting("data_dir", environment: "TASK_MASTER_DATA_DIR", flag: "--data-dir")
+        public static let backend = Setting("backend", environment: "TASK_MASTER_BACKEND", flag: "--backend")
+        public static let backendPasswordFile = Setting(
+            "backend_password_file",
+            environment: "TASK_MASTER_BACKEND_PASSWORD_FILE",
+            flag: "--backend-password-file"
+        )
         public static let syncPolicy = Setting("sync", environment: "TASK_MASTER_SYNC", flag: "--sync")
         public static let syncDelay = Setting("sync_delay", environment: "TASK_MASTER_SYNC_DELAY", flag: nil)
         public static let leaseTimeout = Setting(
@@ -207,7 +220,8 @@ public struct MasterConfiguration: Sendable {
             maxUnauthenticatedPerAddress, maxWaitingRequests, maxMemory, queueMaxBytes,
             maxItemsPerRequest, maxBufferedBytes, stallTimeout, defaultMaxSize, queueMaxSizes, maxQueues,
             acceptLegacyDigests,
-            pythonTypeIDs, allowRemoteShutdown, logLevel, logFormat, dataDirectory, syncPolicy, syncDelay, leaseTimeout,
+            pythonTypeIDs, allowRemoteShutdown, logLevel, logFormat, dataDirectory, backend, backendPasswordFile,
+            syncPolicy, syncDelay, leaseTimeout,
             queueLeaseTimeouts, maxDeliveries, idleTimeout, adminPort, adminHost, tlsCertificate, tlsKey, tlsClientCA,
         ]
     }
@@ -269,6 +283,24 @@ public struct MasterConfiguration: Sendable {
         if let level = try reader.choice(Keys.logLevel, as: Logger.Level.self) { config.logLevel = level }
         if let format = try reader.choice(Keys.logFormat, as: LogFormat.self) { config.logFormat = format }
         config.dataDirectory = try reader.string(Keys.dataDirectory)
+        config.backend = try reader.string(Keys.backend)
+        config.backendPasswordFile = try reader.string(Keys.backendPasswordFile)
+        if let backend = config.backend {
+            guard config.dataDirectory == nil else {
+                throw ConfigurationError(
+                    .invalidValue,
+                    setting: Keys.backend.key,
+                    "give either --backend (queues in PostgreSQL) or --data-dir (queues in this master's SQLite), not both"
+                )
+            }
+            guard backend.hasPrefix("postgres://") || backend.hasPrefix("postgresql://") else {
+                throw ConfigurationError(
+                    .invalidValue,
+                    setting: Keys.backend.key,
+                    "the backend must be a postgres:// URL, e.g. postgres://taskmaster@db1:5432,db2:5432/tasks"
+                )
+            }
+        }
         if let policy = try reader.choice(Keys.syncPolicy, as: SyncPolicy.self) { config.syncPolicy = policy }
         if let ms = try reader.double(Keys.syncDelay, in: 0...1000) { config.syncDelay = .milliseconds(Int64(ms)) }
         if let seconds = try reader.double(Keys.leaseTimeout, in: 0.05...86_400) {

@@ -26,7 +26,9 @@ struct TaskMasterCommand: AsyncParsableCommand {
             On SIGTERM or SIGINT the master stops accepting, closes its connections (their
             leased tasks go back to their queues) and exits 0. Queues live in memory
             unless --data-dir is given; then every queued and leased task is kept on disk
-            (SQLite, WAL) and restored at start.
+            (SQLite, WAL) and restored at start. With --backend postgres://… the queues
+            live in PostgreSQL and any number of masters given the same URL serve them:
+              task-master --backend postgres://taskmaster@db1:5432,db2:5432/tasks
             """
     )
 
@@ -69,6 +71,15 @@ struct TaskMasterCommand: AsyncParsableCommand {
 
     @Option(help: "Keep queued tasks on disk in this directory (default: memory only).")
     var dataDir: String?
+
+    @Option(
+        help:
+            "Keep the queues in PostgreSQL, shared by every master given the same URL: postgres://USER@HOST[:PORT][,HOST2…]/DB (see docs/POSTGRES.md). Not with --data-dir."
+    )
+    var backend: String?
+
+    @Option(help: "Password file for --backend, in .pgpass form (host:port:database:user:password).")
+    var backendPasswordFile: String?
 
     @Option(help: "With --data-dir: always, batch (group commit, default) or off.")
     var sync: String?
@@ -122,6 +133,8 @@ struct TaskMasterCommand: AsyncParsableCommand {
         flags[MasterConfiguration.Keys.logFormat.key] = logFormat
         flags[MasterConfiguration.Keys.dataDirectory.key] = dataDir
         flags[MasterConfiguration.Keys.syncPolicy.key] = sync
+        flags[MasterConfiguration.Keys.backend.key] = backend
+        flags[MasterConfiguration.Keys.backendPasswordFile.key] = backendPasswordFile
         flags[MasterConfiguration.Keys.leaseTimeout.key] = leaseTimeout.map { "\($0)" }
         flags[MasterConfiguration.Keys.maxDeliveries.key] = maxDeliveries.map(String.init)
         flags[MasterConfiguration.Keys.idleTimeout.key] = idleTimeout.map { "\($0)" }

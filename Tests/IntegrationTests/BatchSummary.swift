@@ -37,6 +37,7 @@ struct StatsSnapshot: Decodable {
         var total_put: Int
         var total_acked: Int
         var total_redelivered: Int
+        var total_delivered: Int?
     }
     struct Client: Decodable {
         var kind: String

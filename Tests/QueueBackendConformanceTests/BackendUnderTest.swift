@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MemoryBackend
+import PostgresBackend
 import QueueBackend
 import SQLiteStore
 import ServiceLifecycle
@@ -20,7 +21,9 @@ struct BackendUnderTest: Sendable, CustomStringConvertible {
     var description: String { name }
 
     /// Every backend the suite runs against on this machine.
-    static let all: [BackendUnderTest] = [memory, sqlite]
+    /// PostgreSQL joins where its server binaries are (and always under CI=true, where a
+    /// missing PostgreSQL fails its tests).
+    static let all: [BackendUnderTest] = [memory, sqlite] + (Prerequisite.postgres ? [postgres] : [])
 
     /// The durable ones.
     static let durable: [BackendUnderTest] = all.filter(\.isDurable)
@@ -39,6 +42,31 @@ struct BackendUnderTest: Sendable, CustomStringConvertible {
         return RunningBackend(backend: backend, services: [writer] + backend.services) {
             try? FileManager.default.removeItem(atPath: directory)
         }
+    }
+}
+
+extension BackendUnderTest {
+    /// Queues in PostgreSQL: one throwaway cluster for the whole suite, a schema per store.
+    static let postgres = BackendUnderTest(name: "postgres", isDurable: true) { limits, store in
+        let cluster = try await SharedPostgres.cluster()
+        let schema = "s_" + String(store.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40))
+        let url = try PostgresURL("\(cluster.url)?schema=\(schema)")
+        let backend = try PostgresBackend(
+            // The whole suite starts at once on two cores: the first migrations can take a while.
+            settings: PostgresBackendSettings(url: url, unavailableTimeout: .seconds(60)),
+            limits: limits,
+            logger: Logger(label: "conformance-postgres")
+        )
+        return RunningBackend(backend: backend, services: backend.services)
+    }
+}
+
+/// The suite's one PostgreSQL cluster, started on first use and killed at exit.
+enum SharedPostgres {
+    private static let started = Task { try await PostgresCluster.start(name: "conformance") }
+
+    static func cluster() async throws -> PostgresCluster {
+        try await started.value
     }
 }
 

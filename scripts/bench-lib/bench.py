@@ -10,6 +10,8 @@ import sys
 import tempfile
 import time
 
+import pg_bench
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY_BATCH = os.path.join(HERE, 'python_manager_batch.py')
 
@@ -187,8 +189,20 @@ def main():
     ap.add_argument('--repeats', type=int, default=3, help='runs of each comparison (median reported)')
     ap.add_argument('--baseline-bin', help='release binaries of the old build, for the throughput ratio')
     ap.add_argument('--baseline-name', default='c28024f')
+    ap.add_argument('--postgres-count', type=int, default=200_000, help='numbers in the PostgreSQL-backed batch')
+    ap.add_argument('--peer-seconds', type=int, default=20, help='seconds per pgqueuer run (0: no peer)')
+    ap.add_argument('--postgres-only', action='store_true', help='only the PostgreSQL backend and its peer')
+    ap.add_argument('--no-postgres', action='store_true', help='skip the PostgreSQL backend and its peer')
     args = ap.parse_args()
     key = 'bench-%d' % os.getpid()
+    if args.postgres_only:
+        results = {}
+        print('| %-58s | %22s | %s' % ('measurement', 'result', 'notes'))
+        print('|' + '-' * 60 + '|' + '-' * 24 + '|' + '-' * 30)
+        pg_bench.run(args.bin, args.postgres_count, args.repeats, args.peer_seconds, row, results, key=key)
+        print()
+        print('json: ' + json.dumps(results, sort_keys=True))
+        return
     python_version = subprocess.run([args.python, '-c', 'import sys; print(sys.version.split()[0])'],
                                     capture_output=True, text=True).stdout.strip()
     results = {}
@@ -248,6 +262,11 @@ def main():
         row('… durable, --sync %s (SQLite WAL)' % policy, '%.0f tasks/s' % d['tasks_per_second'],
             '%.0f%% of memory mode; median of %d; %s' % (ratio * 100, args.repeats, check(d)))
     target('2. durable --sync batch / memory mode', results['durable_batch_vs_memory'], 0.5, at_least=True)
+
+    # (h) The same batch with its queues in PostgreSQL (fsync and synchronous_commit on, the
+    # database on this machine), and the pgqueuer peer: scripts/bench-lib/pg_bench.py.
+    if not args.no_postgres:
+        pg_bench.run(args.bin, args.postgres_count, args.repeats, args.peer_seconds, row, results, key=key)
 
     # (b) One task at a time (target 1): put a number, wait for its square, then the next.
     # TaskMaster's `task-ctl latency` with one `task-worker`, against Python's own manager

@@ -7,7 +7,8 @@
 #   scripts/bench-lib/pgqueuer_peer.sh --sync-standby     … with a synchronous standby
 #   scripts/bench-lib/pgqueuer_peer.sh --host 127.0.0.1 --port 5432 --db bench   an existing cluster
 #                                                         (user postgres, trust or PGPASSWORD)
-#   options: --seconds N (20), --repeats N (1), --settings default,fast (both)
+#   options: --seconds N (20), --repeats N (1), --settings default,fast (both),
+#            --server-setting 'NAME = VALUE' (repeatable: postgresql.conf of the throwaway cluster)
 #
 # Settings: `default` is the benchmark's own (5 dequeuers × batch 10, 1 enqueuer × batch 10);
 # `fast` is --dequeue 2 --dequeue-batch-size 500 --enqueue 1 --enqueue-batch-size 1000.
@@ -27,7 +28,7 @@ cd "$(dirname "$0")/../.."
 repo=$(pwd)
 
 version=1.6.0
-host="" port="" db="pgqueuer_bench" seconds=20 repeats=1 settings="default,fast" standby=0
+host="" port="" db="pgqueuer_bench" seconds=20 repeats=1 settings="default,fast" standby=0 server_settings=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --host) host="$2"; shift 2 ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     --repeats) repeats="$2"; shift 2 ;;
     --settings) settings="$2"; shift 2 ;;
     --sync-standby) standby=1; shift ;;
+    --server-setting) server_settings+=("$2"); shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "pgqueuer_peer: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -81,7 +83,7 @@ fi
 PG_LOG="$log"
 source scripts/bench-lib/pg-cluster.sh
 if [ -z "$port" ]; then
-  pg_cluster_start "$db"
+  pg_cluster_start "$db" "${server_settings[@]}"
   host="$PG_HOST" port="$PG_PORT"
   if [ "$standby" = 1 ]; then pg_cluster_sync_standby bench_standby; fi
 fi

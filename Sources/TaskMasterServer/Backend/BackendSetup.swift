@@ -1,5 +1,7 @@
+import Foundation
 import Logging
 import MemoryBackend
+import PostgresBackend
 import QueueBackend
 import SQLiteStore
 import ServiceLifecycle
@@ -12,7 +14,7 @@ struct BackendSetup: Sendable {
     var services: [any Service]
 
     /// The backend the configuration asks for: queues in memory, kept in SQLite with a data
-    /// directory.
+    /// directory, or in PostgreSQL with a backend URL.
     /// - Parameter onDone: told how long each finished task took from put to done.
     static func make(
         _ configuration: MasterConfiguration,
@@ -31,6 +33,9 @@ struct BackendSetup: Sendable {
             } else {
                 logger.notice("memory back under the limit: puts go in again")
             }
+        }
+        if let backend = configuration.backend {
+            return try postgres(backend, configuration, clock: clock, logger: logger)
         }
         guard let directory = configuration.dataDirectory else {
             logger.notice("queues are kept in memory only (no --data-dir): queued tasks are lost when the master stops")
@@ -76,6 +81,36 @@ struct BackendSetup: Sendable {
             throw ServerError(.storageFailed, error.description)
         } catch {
             throw ServerError(.storageFailed, "can't restore the queues from \(directory): \(error)")
+        }
+    }
+
+    /// Queues in PostgreSQL, shared with every master given the same URL.
+    private static func postgres(
+        _ text: String,
+        _ configuration: MasterConfiguration,
+        clock: any Clock<Duration>,
+        logger: Logger
+    ) throws -> BackendSetup {
+        do {
+            let url = try PostgresURL(text)
+            let password = try PostgresPassword.resolve(
+                for: url,
+                environment: ProcessInfo.processInfo.environment,
+                file: configuration.backendPasswordFile
+            )
+            let backend = try PostgresBackend(
+                settings: PostgresBackendSettings(url: url, password: password),
+                limits: configuration.queueLimits,
+                clock: clock,
+                logger: logger
+            )
+            logger.notice(
+                "queues are kept in PostgreSQL, shared with every master of the same URL",
+                metadata: ["url": "\(url.redacted)", "master": "\(backend.masterID)"]
+            )
+            return BackendSetup(backend: backend, services: backend.services)
+        } catch let error as PostgresBackendError {
+            throw ServerError(.storageFailed, error.message)
         }
     }
 }

@@ -1,0 +1,232 @@
+import QueueBackend
+import TaskMasterStatus
+
+/// A reply to run once the backend's lock is released.
+typealias Answer = @Sendable () -> Void
+
+/// An operation waiting for its lane's next group.
+enum Operation: Sendable {
+    case put([NewTask], queue: String, reply: QueueReply<[TaskID]>)
+    case ack([TaskID], queue: String, consumer: ConsumerID, markDone: Bool, reply: QueueReply<AckResult>)
+    case nack([TaskID], queue: String, consumer: ConsumerID, reply: QueueReply<AckResult>)
+    case complete(
+        [TaskID],
+        taskQueue: String,
+        results: [NewTask],
+        resultQueue: String,
+        consumer: ConsumerID,
+        reply: QueueReply<Completion>
+    )
+    case extend(ConsumerID, reply: QueueReply<Int>)
+    case release(ConsumerID, reply: QueueReply<Int>)
+    /// Tasks leased to a getter whose wait was cancelled while its take ran: back, uncounted.
+    case unlease([TaskID], consumer: ConsumerID)
+    /// Shutting down: every lease of this master back, uncounted.
+    case returnAll(reply: QueueReply<Void>)
+    case expire(reply: QueueReply<Int>)
+    case peek(String, maxItems: Int, reply: QueueReply<[QueuedTask]>)
+    case requeueDead(String, reply: QueueReply<Int>)
+    case purge(String, reply: QueueReply<Int>)
+    case taskDone(String, reply: QueueReply<Void>)
+    case status(String, reply: QueueReply<QueueStatus>)
+    case statuses(reply: QueueReply<[String: QueueCounts]>)
+
+    /// Whether it changes the database (and so needs a transaction and a commit token).
+    var mutates: Bool {
+        switch self {
+        case .peek, .status, .statuses: return false
+        default: return true
+        }
+    }
+
+    /// Whether it is refused once the backend is shut down (releases and expiry still run:
+    /// they only return tasks).
+    var refusedAfterShutdown: Bool {
+        switch self {
+        case .release, .expire, .extend, .unlease, .returnAll: return false
+        default: return mutates
+        }
+    }
+
+    /// Fails the operation (for the lane that can't reach the database).
+    func fail(_ error: QueueError) {
+        switch self {
+        case .put(_, _, let reply): reply(.failure(error))
+        case .ack(_, _, _, _, let reply), .nack(_, _, _, let reply): reply(.failure(error))
+        case .complete(_, _, _, _, _, let reply): reply(.failure(error))
+        case .extend(_, let reply), .release(_, let reply), .expire(let reply), .requeueDead(_, let reply),
+            .purge(_, let reply):
+            reply(.failure(error))
+        case .unlease: break
+        case .returnAll(let reply), .taskDone(_, let reply): reply(.failure(error))
+        case .peek(_, _, let reply): reply(.failure(error))
+        case .status(_, let reply): reply(.failure(error))
+        case .statuses(let reply): reply(.failure(error))
+        }
+    }
+}
+
+/// What the database holds for one queue: queued and leased tasks.
+struct QueueCounts: Sendable, Hashable {
+    var depth = 0
+    var inFlight = 0
+}
+
+/// This master's counters of one queue (every master counts what it did: no row in the
+/// database that every master would update).
+struct Counters: Sendable {
+    var totalPut: UInt64 = 0
+    var totalDelivered: UInt64 = 0
+    var totalAcked: UInt64 = 0
+    var totalNacked: UInt64 = 0
+    var totalRedelivered: UInt64 = 0
+    var totalDead: UInt64 = 0
+}
+
+/// A get waiting for tasks (or about to take them).
+struct Getter: Sendable {
+    var id: UInt64
+    var consumer: ConsumerID
+    var maxItems: Int
+    /// When its wait ends (backend time); nil waits forever.
+    var deadline: Duration?
+    var waits: Bool
+    var reply: QueueReply<[QueuedTask]>
+    /// Part of the take that runs now: neither the timer nor a cancellation removes it.
+    var inFlight = false
+    /// Set when its wait was ended while its take ran: what it got goes back.
+    var cancelled: QueueError?
+}
+
+/// A put on a queue with a capacity, waiting for room (or about to be admitted).
+struct Putter: Sendable {
+    var id: UInt64
+    var consumer: ConsumerID
+    var remaining: ArraySlice<NewTask>
+    var accepted: [TaskID] = []
+    var deadline: Duration?
+    var waits: Bool
+    var reply: QueueReply<[TaskID]>
+    var inFlight = false
+    var cancelled: QueueError?
+}
+
+struct Joiner: Sendable {
+    var id: UInt64
+    var consumer: ConsumerID
+    var reply: QueueReply<Void>
+}
+
+/// The waiters of one queue on this master, in arrival order, and what may have changed for
+/// them since they last looked.
+struct QueueLine: Sendable {
+    var getters: [Getter] = []
+    var putters: [Putter] = []
+    var joiners: [Joiner] = []
+    /// Items may have arrived: the waiting getters should look.
+    var maybeItems = false
+    /// Room may have appeared: the waiting putters should look.
+    var maybeRoom = false
+    /// The queue's unfinished count may have dropped: joiners should look.
+    var checkJoin = false
+    /// Counts changes, so that a take that found nothing while a change came in looks again.
+    var generation: UInt64 = 0
+
+    var isEmpty: Bool { getters.isEmpty && putters.isEmpty && joiners.isEmpty }
+}
+
+/// A lane: operations on its queues waiting for its next group, and the groups it has run.
+struct LaneState: Sendable {
+    var pending: [Operation] = []
+    var started: UInt64 = 0
+    var finished: UInt64 = 0
+    /// Callers waiting until `finished` reaches a number.
+    var barriers: [(target: UInt64, done: Answer)] = []
+}
+
+/// Kinds of change to a queue that waiters care about.
+struct Change: OptionSet, Sendable, Hashable {
+    let rawValue: UInt8
+    static let items = Change(rawValue: 1)
+    static let room = Change(rawValue: 2)
+    static let join = Change(rawValue: 4)
+}
+
+/// Everything the backend holds in memory, behind its lock.
+struct BackendState: Sendable {
+    var isShutDown = false
+    var lanes: [LaneState]
+    /// Lines of queues with waiters.
+    var lines: [String: QueueLine] = [:]
+    /// The lane of each queue this master has seen, assigned in turn.
+    var laneOf: [String: Int] = [:]
+    var nextLane = 0
+    var counters: [String: Counters] = [:]
+    /// Tasks each consumer of this master holds.
+    var leases: [ConsumerID: Int] = [:]
+    var nextWaiterID: UInt64 = 1
+    /// Lanes that have new work.
+    var lanesToSignal: Set<Int> = []
+    /// Queues whose change other masters should hear of, by kind.
+    var statusCache: (at: Duration, counts: [String: QueueCounts])?
+
+    init(lanes: Int) {
+        self.lanes = Array(repeating: LaneState(), count: max(1, lanes))
+    }
+
+    /// The lane serving `queue`, assigning one on first sight.
+    mutating func lane(of queue: String) -> Int {
+        if let lane = laneOf[queue] { return lane }
+        let lane = nextLane % lanes.count
+        nextLane += 1
+        laneOf[queue] = lane
+        return lane
+    }
+
+    mutating func enqueue(_ operation: Operation, lane: Int) {
+        lanes[lane].pending.append(operation)
+        lanesToSignal.insert(lane)
+    }
+
+    mutating func makeWaiterID() -> UInt64 {
+        defer { nextWaiterID += 1 }
+        return nextWaiterID
+    }
+
+    /// Records a change to `queue`: its waiters look again in their lane's next group.
+    mutating func touch(_ queue: String, _ change: Change) {
+        guard var line = lines[queue] else { return }
+        line.generation += 1
+        var work = false
+        if change.contains(.items), !line.getters.isEmpty {
+            line.maybeItems = true
+            work = true
+        }
+        if change.contains(.room), !line.putters.isEmpty {
+            line.maybeRoom = true
+            work = true
+        }
+        if change.contains(.join), !line.joiners.isEmpty {
+            line.checkJoin = true
+            work = true
+        }
+        lines[queue] = line
+        if work { lanesToSignal.insert(lane(of: queue)) }
+    }
+
+    /// Every waiter looks again (the poll that covers notifications lost across reconnects).
+    mutating func touchAll() {
+        for name in Array(lines.keys) { touch(name, [.items, .room, .join]) }
+    }
+
+    /// Removes a line that has no waiters left.
+    mutating func tidy(_ queue: String) {
+        if lines[queue]?.isEmpty == true { lines[queue] = nil }
+    }
+
+    /// The lane numbers a barrier waits for: each lane's group running now, or the one its
+    /// pending operations will make.
+    func barrierTargets() -> [UInt64] {
+        lanes.map { lane in lane.pending.isEmpty ? lane.started : lane.started + 1 }
+    }
+}

@@ -1,0 +1,681 @@
+import Logging
+import NIOCore
+import PostgresNIO
+import QueueBackend
+import TaskMasterStatus
+
+/// The statements of one group and the effects they call for, phase by phase: puts, admitted
+/// puts, acks and completions and nacks, the rest, takes, join checks, notifications.
+struct GroupWork {
+    let backend: PostgresBackend
+    let connection: PostgresConnection
+    var effects: [Effect] = []
+    /// Messages for the other masters: `<master> i <queue>` (items arrived), `<master> r <queue>`
+    /// (room appeared).
+    var notices: Set<String> = []
+
+    init(backend: PostgresBackend, connection: PostgresConnection) {
+        self.backend = backend
+        self.connection = connection
+    }
+
+    var logger: Logger { backend.logger }
+    var limits: QueueLimits { backend.limits }
+
+    func run(_ sql: String, _ bindings: PostgresBindings = PostgresBindings()) async throws -> PostgresRowSequence {
+        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+    }
+
+    /// Runs a statement whose rows don't matter, reading them all (a row sequence left unread
+    /// is not a safe way to end a statement).
+    func perform(_ sql: String, _ bindings: PostgresBindings = PostgresBindings()) async throws {
+        for try await _ in try await run(sql, bindings) {}
+    }
+
+    /// Items arrived in `queue`: waiters here look again, other masters are told.
+    mutating func itemsArrived(_ queue: String) {
+        notices.insert("\(backend.masterID) i \(queue)")
+        effects.append { state, _ in state.touch(queue, .items) }
+    }
+
+    // MARK: Puts
+
+    /// Every put on a queue without a capacity, in one statement.
+    mutating func puts(_ operations: [Operation]) async throws {
+        var queues: [String] = []
+        var payloads: [ByteBuffer] = []
+        var references: [Int64] = []
+        for case .put(let tasks, let queue, _) in operations {
+            for task in tasks {
+                queues.append(queue)
+                payloads.append(task.payload)
+                references.append(Int64(bitPattern: task.reference))
+            }
+        }
+        guard !queues.isEmpty else { return }
+        var ids = try await insert(queues, payloads, references)
+        for case .put(let tasks, let queue, let reply) in operations {
+            let mine = Array(ids.prefix(tasks.count))
+            ids.removeFirst(mine.count)
+            effects.append { state, answers in
+                state.counters[queue, default: Counters()].totalPut += UInt64(mine.count)
+                answers.append { reply(.success(mine)) }
+            }
+        }
+        for queue in Set(queues) { itemsArrived(queue) }
+    }
+
+    private func insert(_ queues: [String], _ payloads: [ByteBuffer], _ references: [Int64]) async throws -> [TaskID] {
+        var ids: [TaskID] = []
+        ids.reserveCapacity(queues.count)
+        for try await id in try await run(SQL.insert, binds(queues, payloads, references)).decode(Int64.self) {
+            ids.append(TaskID(bitPattern: id))
+        }
+        ids.sort()
+        return ids
+    }
+
+    /// Waiting putters of queues with a capacity: each queue locked (in name order) and
+    /// counted, then as many tasks admitted, in line order, as there is room.
+    mutating func admits(_ jobs: [AdmitJob]) async throws {
+        for job in jobs.sorted(by: { $0.queue < $1.queue }) {
+            try await perform(SQL.lockQueue, binds("\(backend.settings.url.schema)/\(job.queue)"))
+            var queued = 0
+            for try await count in try await run(SQL.countQueued, binds(job.queue, Int64(job.capacity)))
+                .decode(Int64.self)
+            {
+                queued = Int(count)
+            }
+            var room = max(0, job.capacity - queued)
+            var admitted: [(id: UInt64, count: Int)] = []
+            var payloads: [ByteBuffer] = []
+            var references: [Int64] = []
+            for putter in job.putters {
+                let count = min(room, putter.remaining.count)
+                room -= count
+                admitted.append((putter.id, count))
+                for task in putter.remaining.prefix(count) {
+                    payloads.append(task.payload)
+                    references.append(Int64(bitPattern: task.reference))
+                }
+                if count < putter.remaining.count { break }  // later putters wait behind it
+            }
+            var ids =
+                payloads.isEmpty
+                ? [] : try await insert(Array(repeating: job.queue, count: payloads.count), payloads, references)
+            var byPutter: [UInt64: [TaskID]] = [:]
+            for (id, count) in admitted {
+                byPutter[id] = Array(ids.prefix(count))
+                ids.removeFirst(count)
+            }
+            let queue = job.queue
+            let now = backend.now
+            let all = Set(job.putters.map(\.id))
+            let capacity = job.capacity
+            let admittedIDs = byPutter
+            effects.append { state, answers in
+                guard var line = state.lines[queue] else { return }
+                var put = 0
+                line.putters = line.putters.compactMap { putter in
+                    guard all.contains(putter.id) else { return putter }
+                    var putter = putter
+                    putter.inFlight = false
+                    let ids = admittedIDs[putter.id] ?? []
+                    put += ids.count
+                    putter.accepted += ids
+                    putter.remaining = putter.remaining.dropFirst(ids.count)
+                    let reply = putter.reply
+                    let accepted = putter.accepted
+                    if let error = putter.cancelled {
+                        var failure = error
+                        failure.acceptedIDs = accepted
+                        answers.append { [failure] in reply(.failure(failure)) }
+                        return nil
+                    }
+                    if putter.remaining.isEmpty {
+                        answers.append { reply(.success(accepted)) }
+                        return nil
+                    }
+                    let over = putter.deadline.map { $0 <= now } ?? false
+                    if !putter.waits || over {
+                        let failure = QueueError(
+                            .queueFull,
+                            queue: queue,
+                            "queue '\(queue)' is full (maxsize \(capacity)); \(putter.accepted.count) item(s) were put before giving up",
+                            acceptedIDs: putter.accepted
+                        )
+                        answers.append { reply(.failure(failure)) }
+                        return nil
+                    }
+                    return putter
+                }
+                state.counters[queue, default: Counters()].totalPut += UInt64(put)
+                state.lines[queue] = line
+                state.tidy(queue)
+            }
+            if admitted.contains(where: { $0.count > 0 }) { itemsArrived(job.queue) }
+        }
+    }
+
+    // MARK: Acks, completions, nacks
+
+    mutating func settle(_ operations: [Operation]) async throws {
+        try await acks(operations)
+        try await completions(operations)
+        try await nacks(operations)
+    }
+
+    private mutating func acks(_ operations: [Operation]) async throws {
+        var ids: [Int64] = []
+        var owners: [String] = []
+        var queues: [String] = []
+        for case .ack(let taskIDs, let queue, let consumer, _, _) in operations {
+            let owner = backend.owner(consumer)
+            for id in taskIDs {
+                ids.append(Int64(bitPattern: id))
+                owners.append(owner)
+                queues.append(queue)
+            }
+        }
+        guard !ids.isEmpty else { return }
+        var settled = Set<Settled>()
+        for try await (id, owner) in try await run(SQL.ack, binds(ids, owners, queues)).decode((Int64, String).self) {
+            settled.insert(Settled(id: id, owner: owner))
+        }
+        var undone: [String: Int64] = [:]
+        for case .ack(let taskIDs, let queue, let consumer, let markDone, let reply) in operations {
+            let owner = backend.owner(consumer)
+            var unknown: [TaskID] = []
+            var count = 0
+            for id in taskIDs {
+                if settled.remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
+                    count += 1
+                } else {
+                    unknown.append(id)
+                }
+            }
+            if !markDone, count > 0 { undone[queue, default: 0] += Int64(count) }
+            let result = AckResult(count: count, unknown: unknown)
+            effects.append { [count] state, answers in
+                state.counters[queue, default: Counters()].totalAcked += UInt64(count)
+                Self.dropLeases(count, of: consumer, in: &state)
+                if markDone, count > 0 { state.touch(queue, .join) }
+                answers.append { reply(.success(result)) }
+            }
+        }
+        if !undone.isEmpty {
+            let names = undone.keys.sorted()
+            try await perform(SQL.addUndone, binds(names, names.map { undone[$0]! }))
+        }
+    }
+
+    static func dropLeases(_ count: Int, of consumer: ConsumerID, in state: inout BackendState) {
+        guard count > 0 else { return }
+        let left = state.leases[consumer, default: 0] - count
+        state.leases[consumer] = left > 0 ? left : nil
+    }
+
+    private mutating func completions(_ operations: [Operation]) async throws {
+        var ids: [Int64] = []
+        var owners: [String] = []
+        var queues: [String] = []
+        var references: [Int64] = []
+        var resultOwners: [String] = []
+        var resultQueues: [String] = []
+        var payloads: [ByteBuffer] = []
+        for case .complete(let taskIDs, let taskQueue, let results, let resultQueue, let consumer, _) in operations {
+            let owner = backend.owner(consumer)
+            for id in taskIDs {
+                ids.append(Int64(bitPattern: id))
+                owners.append(owner)
+                queues.append(taskQueue)
+            }
+            for result in results {
+                references.append(Int64(bitPattern: result.reference))
+                resultOwners.append(owner)
+                resultQueues.append(resultQueue)
+                payloads.append(result.payload)
+            }
+        }
+        guard !ids.isEmpty || !references.isEmpty else {
+            for case .complete(let taskIDs, _, _, _, _, let reply) in operations {
+                effects.append { _, answers in
+                    answers.append {
+                        reply(.success(Completion(ack: AckResult(count: 0, unknown: taskIDs), resultIDs: [])))
+                    }
+                }
+            }
+            return
+        }
+        var done = Set<Settled>()
+        var kept: [TaskID] = []
+        for try await (isTask, id, owner) in try await run(
+            SQL.complete,
+            binds(ids, owners, queues, references, resultOwners, resultQueues, payloads)
+        ).decode((Bool, Int64, String).self) {
+            if isTask {
+                done.insert(Settled(id: id, owner: owner))
+            } else {
+                kept.append(TaskID(bitPattern: id))
+            }
+        }
+        kept.sort()
+        let allDone = done
+        var touched = Set<String>()
+        for case .complete(let taskIDs, let taskQueue, let results, let resultQueue, let consumer, let reply)
+            in operations
+        {
+            let owner = backend.owner(consumer)
+            var unknown: [TaskID] = []
+            var count = 0
+            for id in taskIDs {
+                if done.remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
+                    count += 1
+                } else {
+                    unknown.append(id)
+                }
+            }
+            let keeps = results.filter { allDone.contains(Settled(id: Int64(bitPattern: $0.reference), owner: owner)) }
+            let resultIDs = Array(kept.prefix(keeps.count))
+            kept.removeFirst(resultIDs.count)
+            if !resultIDs.isEmpty { touched.insert(resultQueue) }
+            let completion = Completion(ack: AckResult(count: count, unknown: unknown), resultIDs: resultIDs)
+            effects.append { [count] state, answers in
+                state.counters[taskQueue, default: Counters()].totalAcked += UInt64(count)
+                if !resultIDs.isEmpty {
+                    state.counters[resultQueue, default: Counters()].totalPut += UInt64(resultIDs.count)
+                }
+                Self.dropLeases(count, of: consumer, in: &state)
+                if count > 0 { state.touch(taskQueue, .join) }
+                answers.append { reply(.success(completion)) }
+            }
+        }
+        for queue in touched { itemsArrived(queue) }
+    }
+
+    private mutating func nacks(_ operations: [Operation]) async throws {
+        var ids: [Int64] = []
+        var owners: [String] = []
+        var queues: [String] = []
+        for case .nack(let taskIDs, let queue, let consumer, _) in operations {
+            let owner = backend.owner(consumer)
+            for id in taskIDs {
+                ids.append(Int64(bitPattern: id))
+                owners.append(owner)
+                queues.append(queue)
+            }
+        }
+        guard !ids.isEmpty else { return }
+        let returned = try await giveBack(
+            SQL.nack,
+            reason: "given back by its consumer",
+            extra: [ids, owners, queues]
+        )
+        var settled = Set(returned.map { Settled(id: Int64(bitPattern: $0.id), owner: $0.owner) })
+        for case .nack(let taskIDs, let queue, let consumer, let reply) in operations {
+            let owner = backend.owner(consumer)
+            var unknown: [TaskID] = []
+            var count = 0
+            for id in taskIDs {
+                if settled.remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
+                    count += 1
+                } else {
+                    unknown.append(id)
+                }
+            }
+            let result = AckResult(count: count, unknown: unknown)
+            effects.append { [count] state, answers in
+                state.counters[queue, default: Counters()].totalNacked += UInt64(count)
+                Self.dropLeases(count, of: consumer, in: &state)
+                answers.append { reply(.success(result)) }
+            }
+        }
+    }
+
+    /// A task given back: where it went, and whose it was.
+    struct Returned {
+        var id: TaskID
+        var queue: String
+        var owner: String
+        var dead: Bool
+    }
+
+    /// Runs a give-back statement and records its effects on counters and waiters (not on
+    /// leases: the caller knows whose they were).
+    private mutating func giveBack(
+        _ sql: String,
+        reason: String,
+        extra: [any PostgresThrowingDynamicTypeEncodable]
+    ) async throws -> [Returned] {
+        var bindings = PostgresBindings()
+        try bindings.append(Int32(clamping: limits.maxDeliveries))
+        try bindings.append(Int32(clamping: limits.maxNameLength))
+        try bindings.append(reason)
+        for value in extra { try bindings.append(value) }
+        var returned: [Returned] = []
+        for try await (id, queue, owner, dead) in try await run(sql, bindings).decode(
+            (Int64, String, String, Bool).self
+        ) {
+            returned.append(Returned(id: TaskID(bitPattern: id), queue: queue, owner: owner, dead: dead))
+        }
+        var deadByQueue: [String: Int] = [:]
+        var queues = Set<String>()
+        for task in returned {
+            if task.dead {
+                deadByQueue[task.queue, default: 0] += 1
+            } else {
+                queues.insert(task.queue)
+            }
+        }
+        for queue in queues { itemsArrived(queue) }
+        for (queue, count) in deadByQueue {
+            let deadQueue = QueueLimits.deadLetterQueue(of: queue)
+            itemsArrived(deadQueue)
+            effects.append { state, _ in
+                state.counters[queue, default: Counters()].totalDead += UInt64(count)
+                state.counters[deadQueue, default: Counters()].totalPut += UInt64(count)
+                state.touch(queue, .join)
+            }
+        }
+        return returned
+    }
+
+    // MARK: The rest
+
+    mutating func others(_ operations: [Operation]) async throws {
+        try await extends(operations)
+        for operation in operations {
+            switch operation {
+            case .release(let consumer, let reply):
+                let returned = try await giveBack(
+                    SQL.release,
+                    reason: "its consumer disconnected",
+                    extra: [backend.owner(consumer)]
+                )
+                effects.append { state, answers in
+                    state.leases[consumer] = nil
+                    answers.append { reply(.success(returned.count)) }
+                }
+            case .expire(let reply):
+                var all: [Returned] = []
+                let batch = 10_000
+                while true {
+                    let some = try await giveBack(SQL.expire, reason: "its lease expired", extra: [Int64(batch)])
+                    all += some
+                    if some.count < batch { break }
+                }
+                if UInt64.random(in: 0..<100) == 0 { try await perform(SQL.forgetOldTokens) }
+                let prefix = backend.masterID + "/"
+                var mine: [ConsumerID: Int] = [:]
+                let returned = all.count
+                for task in all where task.owner.hasPrefix(prefix) {
+                    if let consumer = ConsumerID(task.owner.dropFirst(prefix.count)) { mine[consumer, default: 0] += 1 }
+                }
+                effects.append { [mine] state, answers in
+                    for (consumer, count) in mine { Self.dropLeases(count, of: consumer, in: &state) }
+                    answers.append { reply(.success(returned)) }
+                }
+            case .unlease(let ids, let consumer):
+                var queues = Set<String>()
+                var count = 0
+                for try await queue in try await run(
+                    SQL.unlease,
+                    binds(ids.map { Int64(bitPattern: $0) }, backend.owner(consumer))
+                ).decode(String.self) {
+                    queues.insert(queue)
+                    count += 1
+                }
+                for queue in queues { itemsArrived(queue) }
+                effects.append { [count] state, _ in Self.dropLeases(count, of: consumer, in: &state) }
+            case .returnAll(let reply):
+                var queues = Set<String>()
+                for try await queue in try await run(SQL.returnAll, binds(backend.masterID + "/%")).decode(String.self)
+                {
+                    queues.insert(queue)
+                }
+                for queue in queues { itemsArrived(queue) }
+                effects.append { state, answers in
+                    state.leases = [:]
+                    answers.append { reply(.success(())) }
+                }
+            case .peek(let queue, let maxItems, let reply):
+                var tasks: [QueuedTask] = []
+                for try await (id, reference, attempt, payload, error) in try await run(
+                    SQL.peek,
+                    binds(queue, Int64(maxItems))
+                ).decode((Int64, Int64, Int32, ByteBuffer, String?).self) {
+                    tasks.append(
+                        QueuedTask(
+                            id: TaskID(bitPattern: id),
+                            reference: TaskID(bitPattern: reference),
+                            attempt: UInt32(clamping: attempt),
+                            payload: payload,
+                            error: error
+                        )
+                    )
+                }
+                effects.append { [tasks] _, answers in answers.append { reply(.success(tasks)) } }
+            case .requeueDead(let deadQueue, let reply):
+                let origin = String(deadQueue.dropLast(".dead".count))
+                let moved = try await count(SQL.requeueDead, binds(deadQueue, origin))
+                if moved > 0 { itemsArrived(origin) }
+                effects.append { state, answers in
+                    if moved > 0 {
+                        state.counters[origin, default: Counters()].totalPut += UInt64(moved)
+                        state.touch(deadQueue, .room)
+                    }
+                    answers.append { reply(.success(moved)) }
+                }
+            case .purge(let queue, let reply):
+                let purged = try await count(SQL.purge, binds(queue))
+                if purged > 0 { notices.insert("\(backend.masterID) r \(queue)") }
+                effects.append { state, answers in
+                    state.touch(queue, [.room, .join])
+                    answers.append { reply(.success(purged)) }
+                }
+            case .taskDone(let queue, let reply):
+                var done = false
+                for try await _ in try await run(SQL.taskDone, binds(queue)) { done = true }
+                effects.append { [done] state, answers in
+                    if done {
+                        state.touch(queue, .join)
+                        answers.append { reply(.success(())) }
+                    } else {
+                        let error = QueueError(.taskDoneTooManyTimes, queue: queue, "task_done() called too many times")
+                        answers.append { reply(.failure(error)) }
+                    }
+                }
+            case .status(let queue, let reply):
+                var counts = QueueCounts()
+                for try await (depth, inFlight) in try await run(SQL.queueCounts, binds(queue)).decode(
+                    (Int64, Int64).self
+                ) {
+                    counts = QueueCounts(depth: Int(depth), inFlight: Int(inFlight))
+                }
+                let backend = self.backend
+                effects.append { [counts] state, answers in
+                    let status = backend.queueStatus(queue, counts, state: state)
+                    answers.append { reply(.success(status)) }
+                }
+            case .statuses(let reply):
+                var all: [String: QueueCounts] = [:]
+                for try await (queue, depth, inFlight) in try await run(SQL.allCounts).decode(
+                    (String, Int64, Int64).self
+                ) {
+                    all[queue] = QueueCounts(depth: Int(depth), inFlight: Int(inFlight))
+                }
+                effects.append { [all] _, answers in answers.append { reply(.success(all)) } }
+            case .put, .ack, .nack, .complete, .extend:
+                break  // done in their phases
+            }
+        }
+    }
+
+    private func count(_ sql: String, _ bindings: PostgresBindings) async throws -> Int {
+        var result = 0
+        for try await value in try await run(sql, bindings).decode(Int64.self) { result = Int(value) }
+        return result
+    }
+
+    /// Every heartbeat of the group in one statement.
+    private mutating func extends(_ operations: [Operation]) async throws {
+        var owners: [String] = []
+        for case .extend(let consumer, _) in operations { owners.append(backend.owner(consumer)) }
+        guard !owners.isEmpty else { return }
+        let overrides = limits.leaseTimeouts.sorted { $0.key < $1.key }
+        var held: [String: Int] = [:]
+        for try await owner in try await run(
+            SQL.extend,
+            binds(
+                owners,
+                overrides.map(\.key),
+                overrides.map { $0.value.milliseconds },
+                limits.leaseTimeout.milliseconds
+            )
+        ).decode(String.self) {
+            held[owner, default: 0] += 1
+        }
+        for case .extend(let consumer, let reply) in operations {
+            let count = held[backend.owner(consumer), default: 0]
+            effects.append { state, answers in
+                state.leases[consumer] = count > 0 ? count : nil
+                answers.append { reply(.success(count)) }
+            }
+        }
+    }
+
+    // MARK: Takes
+
+    /// The takes of the waiting getters of each queue, handed out in line order: one statement
+    /// for a lone getter, one for several (by position).
+    mutating func takes(_ jobs: [TakeJob]) async throws {
+        for job in jobs {
+            var byGetter: [UInt64: [QueuedTask]] = [:]
+            let lease = limits.leaseTimeout(of: job.queue).milliseconds
+            if job.getters.count == 1, let getter = job.getters.first {
+                var tasks: [QueuedTask] = []
+                for try await (id, reference, attempt, payload, error) in try await run(
+                    SQL.take,
+                    binds(job.queue, Int64(getter.maxItems), backend.owner(getter.consumer), lease)
+                ).decode((Int64, Int64, Int32, ByteBuffer, String?).self) {
+                    tasks.append(Self.task(id, reference, attempt, payload, error))
+                }
+                tasks.sort { $0.id < $1.id }
+                byGetter[getter.id] = tasks
+            } else {
+                var owners: [String] = []
+                var firsts: [Int32] = []
+                var total = 0
+                for getter in job.getters {
+                    owners.append(backend.owner(getter.consumer))
+                    firsts.append(Int32(total + 1))
+                    total += getter.maxItems
+                }
+                var tasks = Array(repeating: [QueuedTask](), count: job.getters.count)
+                for try await (index, id, reference, attempt, payload, error) in try await run(
+                    SQL.takeForMany,
+                    binds(job.queue, Int64(total), owners, lease, firsts)
+                ).decode((Int32, Int64, Int64, Int32, ByteBuffer, String?).self) {
+                    tasks[Int(index) - 1].append(Self.task(id, reference, attempt, payload, error))
+                }
+                for (getter, got) in zip(job.getters, tasks) { byGetter[getter.id] = got.sorted { $0.id < $1.id } }
+            }
+            let gotAny = byGetter.values.contains { !$0.isEmpty }
+            let rows = gotAny
+            let queue = job.queue
+            let now = backend.now
+            let all = Set(job.getters.map(\.id))
+            if rows, limits.maxSize(of: queue) > 0 { notices.insert("\(backend.masterID) r \(queue)") }
+            let backend = self.backend
+            effects.append { [byGetter] state, answers in
+                var counters = state.counters[queue] ?? Counters()
+                var unleases: [(ConsumerID, [TaskID])] = []
+                var line = state.lines[queue] ?? QueueLine()
+                line.getters = line.getters.compactMap { getter in
+                    guard all.contains(getter.id) else { return getter }
+                    var getter = getter
+                    getter.inFlight = false
+                    let tasks = byGetter[getter.id] ?? []
+                    if !tasks.isEmpty {
+                        counters.totalDelivered += UInt64(tasks.count)
+                        counters.totalRedelivered += UInt64(tasks.count { $0.attempt > 1 })
+                        state.leases[getter.consumer, default: 0] += tasks.count
+                    }
+                    let reply = getter.reply
+                    if let error = getter.cancelled {
+                        if !tasks.isEmpty { unleases.append((getter.consumer, tasks.map(\.id))) }
+                        answers.append { reply(.failure(error)) }
+                        return nil
+                    }
+                    if !tasks.isEmpty || !getter.waits || getter.deadline.map({ $0 <= now }) == true {
+                        answers.append { reply(.success(tasks)) }
+                        return nil
+                    }
+                    return getter
+                }
+                if !byGetter.values.allSatisfy(\.isEmpty) {
+                    state.counters[queue] = counters
+                    state.touch(queue, .room)
+                }
+                state.lines[queue] = line
+                state.tidy(queue)
+                for (consumer, ids) in unleases {
+                    state.enqueue(.unlease(ids, consumer: consumer), lane: state.lane(of: queue))
+                }
+                _ = backend
+            }
+        }
+    }
+
+    private static func task(
+        _ id: Int64,
+        _ reference: Int64,
+        _ attempt: Int32,
+        _ payload: ByteBuffer,
+        _ error: String?
+    )
+        -> QueuedTask
+    {
+        QueuedTask(
+            id: TaskID(bitPattern: id),
+            reference: TaskID(bitPattern: reference),
+            attempt: UInt32(clamping: attempt),
+            payload: payload,
+            error: error
+        )
+    }
+
+    // MARK: Joins and notifications
+
+    mutating func joins(_ queues: [String]) async throws {
+        for queue in queues {
+            let unfinished = try await count(SQL.countUnfinished, binds(queue))
+            effects.append { state, answers in
+                guard unfinished <= 0, var line = state.lines[queue] else { return }
+                for joiner in line.joiners { answers.append { joiner.reply(.success(())) } }
+                line.joiners = []
+                state.lines[queue] = line
+                state.tidy(queue)
+            }
+        }
+    }
+
+    /// The commit token (in a transaction) and one `NOTIFY` per queue changed, for the other
+    /// masters' waiters.
+    func finish(token: (owner: String, number: Int64)?) async throws {
+        if let token {
+            try await perform(
+                SQL.finish,
+                binds(token.owner, token.number, token.number - 64, backend.channel, notices.sorted())
+            )
+        } else if !notices.isEmpty {
+            try await perform(SQL.notify, binds(backend.channel, notices.sorted()))
+        }
+    }
+}
+
+/// A task settled for an owner.
+struct Settled: Hashable {
+    var id: Int64
+    var owner: String
+}

@@ -1,0 +1,359 @@
+import Logging
+import NIOCore
+import PostgresNIO
+import QueueBackend
+import Synchronization
+import TaskMasterStatus
+
+/// A change to the backend's state and the replies that go with it, made once a group's
+/// transaction has committed.
+typealias Effect = @Sendable (inout BackendState, inout [Answer]) -> Void
+
+/// The getters of one queue whose take runs in a group, in line order.
+struct TakeJob: Sendable {
+    var queue: String
+    var getters: [(id: UInt64, consumer: ConsumerID, maxItems: Int)]
+}
+
+/// The putters of one queue with a capacity that a group tries to admit, in line order.
+struct AdmitJob: Sendable {
+    var queue: String
+    var capacity: Int
+    var putters: [(id: UInt64, remaining: ArraySlice<NewTask>)]
+}
+
+/// One transaction's worth of a lane's work.
+struct Group: Sendable {
+    var number: UInt64
+    var operations: [Operation]
+    var takes: [TakeJob]
+    var admits: [AdmitJob]
+    var joinChecks: [String]
+    var startedAt: Duration
+    var lane: Int
+
+    var mutates: Bool { !takes.isEmpty || !admits.isEmpty || operations.contains(where: \.mutates) }
+}
+
+/// The connection broke while `COMMIT` was on its way: whether it happened is learned from the
+/// commit token. `effects` are what to do if it did.
+struct CommitInDoubt: Error {
+    var effects: [Effect]
+}
+
+extension PostgresBackend {
+    // MARK: The lane loop
+
+    /// Runs lane `index` until cancelled: waits for work, makes a group of it, runs the group
+    /// (reconnecting as needed), and again.
+    func runLane(_ index: Int) async {
+        var connection: PostgresConnection?
+        while !Task.isCancelled {
+            await laneSignals[index].wait(upTo: settings.pollInterval, clock: clock)
+            while !Task.isCancelled, let group = locked({ state, _ in makeGroup(&state, lane: index) }) {
+                await run(group, lane: index, connection: &connection)
+                locked { state, answers in
+                    state.lanes[index].finished += 1
+                    let finished = state.lanes[index].finished
+                    state.lanes[index].barriers.removeAll { barrier in
+                        guard barrier.target <= finished else { return false }
+                        answers.append(barrier.done)
+                        return true
+                    }
+                }
+            }
+        }
+        // Stopping: what is left can't be done any more.
+        locked { state, answers in
+            let pending = state.lanes[index].pending
+            state.lanes[index].pending = []
+            for operation in pending { answers.append { operation.fail(.shuttingDown(nil)) } }
+            for (_, done) in state.lanes[index].barriers { answers.append(done) }
+            state.lanes[index].barriers = []
+        }
+        try? await connection?.close()
+    }
+
+    /// Takes the lane's pending operations and the waiters that should look again; nil when
+    /// there is nothing to do.
+    private func makeGroup(_ state: inout BackendState, lane: Int) -> Group? {
+        var group = Group(
+            number: 0,
+            operations: state.lanes[lane].pending,
+            takes: [],
+            admits: [],
+            joinChecks: [],
+            startedAt: now,
+            lane: lane
+        )
+        state.lanes[lane].pending = []
+        for name in Array(state.lines.keys) where state.laneOf[name] == lane {
+            var line = state.lines[name]!
+            if line.maybeItems, !line.getters.isEmpty {
+                line.maybeItems = false
+                var job = TakeJob(queue: name, getters: [])
+                for i in line.getters.indices {
+                    line.getters[i].inFlight = true
+                    job.getters.append((line.getters[i].id, line.getters[i].consumer, line.getters[i].maxItems))
+                }
+                group.takes.append(job)
+            }
+            if line.maybeRoom, !line.putters.isEmpty {
+                line.maybeRoom = false
+                var job = AdmitJob(queue: name, capacity: limits.maxSize(of: name), putters: [])
+                for i in line.putters.indices {
+                    line.putters[i].inFlight = true
+                    job.putters.append((line.putters[i].id, line.putters[i].remaining))
+                }
+                group.admits.append(job)
+            }
+            if line.checkJoin, !line.joiners.isEmpty {
+                line.checkJoin = false
+                group.joinChecks.append(name)
+            }
+            state.lines[name] = line
+        }
+        guard !group.operations.isEmpty || !group.takes.isEmpty || !group.admits.isEmpty || !group.joinChecks.isEmpty
+        else { return nil }
+        state.lanes[lane].started += 1
+        group.number = state.lanes[lane].started
+        return group
+    }
+
+    /// Runs a group to its end: committed and answered, or failed after the unavailable timeout.
+    private func run(_ group: Group, lane: Int, connection: inout PostgresConnection?) async {
+        var backoff = Duration.milliseconds(20)
+        var reported = false
+        var doubt: CommitInDoubt?
+        while true {
+            if connection == nil || connection!.isClosed {
+                do {
+                    guard schemaReady.load(ordering: .acquiring) else { throw SchemaNotReady() }
+                    connection = try await connector.connectToPrimary()
+                    if reported { logger.notice("reached the database again", metadata: ["lane": "\(lane)"]) }
+                } catch {
+                    connection = nil
+                    if !reported, !(error is SchemaNotReady) {
+                        logger.warning(
+                            "can't reach the database; operations wait",
+                            metadata: ["lane": "\(lane)", "error": "\(Connector.describe(error))"]
+                        )
+                        reported = true
+                    }
+                    if Task.isCancelled || now - group.startedAt > settings.unavailableTimeout {
+                        fail(group, with: QueueError(.backendUnavailable, queue: nil, Self.unavailableMessage))
+                        return
+                    }
+                    try? await clock.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(1))
+                    continue
+                }
+            }
+            let live = connection!
+            if let pending = doubt {
+                // Did the commit that broke happen? Its token says.
+                do {
+                    let number = Int64(bitPattern: group.number)
+                    let owner = tokenOwner(lane)
+                    let logger = self.logger
+                    let found = try await withDeadline(settings.url.connectTimeout) {
+                        var found = false
+                        for try await count in try await live.query(
+                            PostgresQuery(unsafeSQL: SQL.tokenFound, binds: binds(owner, number)),
+                            logger: logger
+                        ).decode(Int64.self) {
+                            found = count > 0
+                        }
+                        return found
+                    }
+                    doubt = nil
+                    logger.notice(
+                        "a commit broke off; its token says whether it happened",
+                        metadata: ["lane": "\(lane)", "group": "\(group.number)", "committed": "\(found)"]
+                    )
+                    if found {
+                        apply(pending.effects)
+                        return
+                    }
+                } catch {
+                    logger.debug(
+                        "looking up a commit token failed",
+                        metadata: ["error": "\(Connector.describe(error))"]
+                    )
+                    connection = nil
+                    try? await live.close()
+                    continue
+                }
+            }
+            let reachedCommit = ReachedCommit()
+            do {
+                let effects = try await untilClosed(live) { try await self.execute(group, on: live, reachedCommit) }
+                apply(effects)
+                if reported || doubt != nil || backoff > .milliseconds(20) {
+                    logger.notice("a queue transaction went through after a failure", metadata: ["lane": "\(lane)"])
+                }
+                return
+            } catch let inDoubt as CommitInDoubt {
+                doubt = inDoubt
+                connection = nil
+                try? await live.close()
+            } catch is ConnectionClosed {
+                // Closed under the transaction: if its COMMIT was sent, the token tells.
+                if let effects = reachedCommit.effects { doubt = CommitInDoubt(effects: effects) }
+                connection = nil
+                backoff = .milliseconds(40)
+                logger.debug("a queue transaction's connection closed", metadata: ["lane": "\(lane)"])
+            } catch {
+                logger.debug(
+                    "a queue transaction failed",
+                    metadata: ["lane": "\(lane)", "group": "\(group.number)", "error": "\(Connector.describe(error))"]
+                )
+                if Self.isConnectionFailure(error) {
+                    connection = nil
+                    backoff = .milliseconds(40)
+                    try? await live.close()
+                    if Task.isCancelled || now - group.startedAt > settings.unavailableTimeout {
+                        fail(group, with: QueueError(.backendUnavailable, queue: nil, Self.unavailableMessage))
+                        return
+                    }
+                    continue
+                }
+                try? await live.query("ROLLBACK", logger: logger)
+                if Self.isTransient(error), now - group.startedAt < settings.unavailableTimeout {
+                    continue
+                }
+                logger.error("a queue transaction failed", metadata: ["error": "\(Connector.describe(error))"])
+                fail(
+                    group,
+                    with: QueueError(
+                        .storageFailed,
+                        queue: nil,
+                        "the database refused the change: \(Connector.describe(error))"
+                    )
+                )
+                return
+            }
+        }
+    }
+
+    struct SchemaNotReady: Error, CustomStringConvertible {
+        var description: String { "the queue schema is not ready yet" }
+    }
+
+    /// Whose commit tokens a lane writes: each lane forgets only its own old ones (another
+    /// lane's may still be looked up after a broken `COMMIT`).
+    func tokenOwner(_ lane: Int) -> String { "\(masterID)/lane\(lane)" }
+
+    static let unavailableMessage = "the queue database can't be reached now (failing over?); try again"
+
+    /// Whether the connection is gone or points at a server that can't take writes now.
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return !(error is PostgresDecodingError) }
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            // connection exceptions, shutdowns, a read-only (standby) server
+            return state.hasPrefix("08") || state.hasPrefix("57P") || state == "25006"
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown,
+            .messageDecodingFailure, .unexpectedBackendMessage:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Deadlocks and serialization failures: the transaction may simply run again.
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    private func apply(_ effects: [Effect]) {
+        locked { state, answers in
+            for effect in effects { effect(&state, &answers) }
+        }
+    }
+
+    /// Answers everything of a group with `error`.
+    private func fail(_ group: Group, with error: QueueError) {
+        logger.warning(
+            "gave up a queue transaction",
+            metadata: [
+                "group": "\(group.number)", "operations": "\(group.operations.count)", "error": "\(error.message)",
+            ]
+        )
+        locked { state, answers in
+            for operation in group.operations { answers.append { operation.fail(error) } }
+            for job in group.takes {
+                let ids = Set(job.getters.map(\.id))
+                state.lines[job.queue]?.getters.removeAll { getter in
+                    guard ids.contains(getter.id) else { return false }
+                    answers.append { getter.reply(.failure(error)) }
+                    return true
+                }
+                state.tidy(job.queue)
+            }
+            for job in group.admits {
+                let ids = Set(job.putters.map(\.id))
+                state.lines[job.queue]?.putters.removeAll { putter in
+                    guard ids.contains(putter.id) else { return false }
+                    var failure = error
+                    failure.acceptedIDs = putter.accepted
+                    answers.append { [failure] in putter.reply(.failure(failure)) }
+                    return true
+                }
+                state.tidy(job.queue)
+            }
+            for name in group.joinChecks { state.lines[name]?.checkJoin = true }
+        }
+    }
+
+    // MARK: One transaction
+
+    /// Runs a group's statements in one transaction and returns what to do once it committed.
+    private func execute(
+        _ group: Group,
+        on connection: PostgresConnection,
+        _ reachedCommit: ReachedCommit
+    ) async throws -> [Effect] {
+        var work = GroupWork(backend: self, connection: connection)
+        let transaction = group.mutates
+        if transaction {
+            try await work.perform("BEGIN")
+        }
+        try await work.puts(group.operations)
+        try await work.admits(group.admits)
+        try await work.settle(group.operations)
+        try await work.others(group.operations)
+        try await work.takes(group.takes)
+        try await work.joins(group.joinChecks)
+        // The commit token and the notifications in one round trip, last.
+        try await work.finish(
+            token: transaction ? (tokenOwner(group.lane), Int64(bitPattern: group.number)) : nil
+        )
+        if transaction {
+            reachedCommit.set(work.effects)
+            do {
+                try await work.perform("COMMIT")
+            } catch {
+                if Self.isConnectionFailure(error) { throw CommitInDoubt(effects: work.effects) }
+                throw error
+            }
+        }
+        return work.effects
+    }
+}
+
+/// Builds bindings from values.
+func binds(_ values: any PostgresThrowingDynamicTypeEncodable...) -> PostgresBindings {
+    var bindings = PostgresBindings(capacity: values.count)
+    for value in values { try? bindings.append(value) }
+    return bindings
+}
+
+/// What a group's effects are once its `COMMIT` is on its way (nil before).
+final class ReachedCommit: Sendable {
+    private let state = Mutex<[Effect]?>(nil)
+    func set(_ effects: [Effect]) { state.withLock { $0 = effects } }
+    var effects: [Effect]? { state.withLock { $0 } }
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The PostgreSQL part of scripts/bench: a squaring batch through a task-master whose queues are
+in PostgreSQL (`--backend`), on a throwaway cluster on this machine (fsync on,
+synchronous_commit on), with the CPU each side used; and the pgqueuer peer
+(pgqueuer_peer.sh) in its default and fast settings, in the same run.
+
+Run by bench.py (`scripts/bench --postgres-only` runs only this part), or alone:
+    python3 scripts/bench-lib/pg_bench.py --bin .build/release [--count 200000] [--repeats 3]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLUSTER = os.path.join(HERE, 'pg-bench-cluster.sh')
+PEER = os.path.join(HERE, 'pgqueuer_peer.sh')
+TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_seconds(pids):
+    """User + system CPU seconds of the given processes (those still there)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICKS
+
+
+def children_of(parent):
+    pids = []
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open('/proc/%s/stat' % name) as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[1]) == parent:
+                        pids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+class Cluster:
+    def __init__(self, db='tasks'):
+        self.proc = subprocess.Popen([CLUSTER, db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        fields = self.proc.stdout.readline().split()
+        if len(fields) < 4:
+            raise SystemExit('pg_bench: the PostgreSQL cluster did not start (see .build-bench/pg-bench.log)')
+        self.port, self.postmaster = int(fields[1]), int(fields[3])
+        self.db = db
+
+    def url(self, schema):
+        return 'postgres://postgres@127.0.0.1:%d/%s?schema=%s' % (self.port, self.db, schema)
+
+    def server_pids(self):
+        return [self.postmaster] + children_of(self.postmaster)
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def batch(bin_dir, key, url, count):
+    """One batch of `count` numbers through a master on `url` with 2 workers; its summary with
+    the master's and the database's CPU seconds over the batch."""
+    env = dict(os.environ, TASK_AUTHKEY=key)
+    master = subprocess.Popen([os.path.join(bin_dir, 'task-master'), '--host', '127.0.0.1', '--port', '0',
+                               '--backend', url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    line = master.stdout.readline()
+    if 'listening on' not in line:
+        raise SystemExit('pg_bench: task-master did not start: %r' % line)
+    env['TASK_MASTER_ADDRESS'] = line.strip().rsplit(' ', 1)[1]
+    workers = [subprocess.Popen([os.path.join(bin_dir, 'task-worker')], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        time.sleep(1.0)
+        return env, master, workers
+    except BaseException:
+        for p in workers + [master]:
+            p.kill()
+        raise
+
+
+def run_batch(bin_dir, key, cluster, schema, count):
+    env, master, workers = batch(bin_dir, key, cluster.url(schema), count)
+    try:
+        server = cluster.server_pids()
+        before = (cpu_seconds([master.pid]), cpu_seconds(server), cpu_seconds([w.pid for w in workers]), time.time())
+        out = subprocess.run([os.path.join(bin_dir, 'task-ctl'), 'batch', '--count', str(count), '--json', '--quiet',
+                              '--timeout', '600'], env=env, capture_output=True, text=True, timeout=700)
+        server = cluster.server_pids()
+        after = (cpu_seconds([master.pid]), cpu_seconds(server), cpu_seconds([w.pid for w in workers]), time.time())
+        if out.returncode != 0:
+            raise SystemExit('pg_bench: the batch failed: %s' % out.stderr[-2000:])
+        s = json.loads(out.stdout.strip().splitlines()[-1])
+        wall = after[3] - before[3]
+        s['ok'] = s['completed'] == count and s['wrong'] == 0 and s['missing'] == 0 and s['duplicates'] == 0
+        s['master_cpu'] = (after[0] - before[0]) / wall
+        s['database_cpu'] = (after[1] - before[1]) / wall
+        s['workers_cpu'] = (after[2] - before[2]) / wall
+        return s
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            try:
+                w.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        master.terminate()
+        try:
+            master.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            master.kill()
+
+
+def peer(seconds):
+    """pgqueuer's benchmark, default and fast settings: {settings: jobs/s}."""
+    # The same server settings as the cluster of our batch (pg-bench-cluster.sh).
+    out = subprocess.run([PEER, '--settings', 'default,fast', '--seconds', str(seconds),
+                          '--server-setting', 'autovacuum_naptime = 1s',
+                          '--server-setting', 'autovacuum_vacuum_cost_delay = 0'], capture_output=True,
+                         text=True, timeout=1800)
+    if out.returncode != 0:
+        print('pg_bench: pgqueuer_peer.sh failed: %s' % out.stderr[-1500:], file=sys.stderr)
+        return {}
+    rates = {}
+    for line in out.stdout.splitlines():
+        if line.startswith('{'):
+            r = json.loads(line)
+            rates[r['settings']] = r['jobs_per_second']
+    return rates
+
+
+def run(bin_dir, count, repeats, peer_seconds, row, results, key='pg-bench'):
+    """Measures and prints table rows through `row(name, value, note)`; fills `results`."""
+    cluster = Cluster()
+    try:
+        runs = [run_batch(bin_dir, key, cluster, 'run%d' % i, count) for i in range(repeats)]
+    finally:
+        cluster.stop()
+    runs.sort(key=lambda r: r['tasks_per_second'])
+    s = runs[len(runs) // 2]
+    results['postgres_tasks_per_second'] = s['tasks_per_second']
+    results['postgres_runs'] = [round(r['tasks_per_second']) for r in runs]
+    results['postgres_master_cpu'] = s['master_cpu']
+    results['postgres_database_cpu'] = s['database_cpu']
+    results['postgres_workers_cpu'] = s['workers_cpu']
+    row('TaskMaster batch of %d, 2 workers, queues in PostgreSQL' % count, '%.0f tasks/s' % s['tasks_per_second'],
+        'median of %d (%s); %s' % (repeats, ', '.join(str(r) for r in results['postgres_runs']),
+                                  'all squares right' if all(r['ok'] for r in runs) else 'WRONG: %s' % s))
+    row('… CPU while it runs: master · database · workers',
+        '%.0f%% · %.0f%% · %.0f%%' % (s['master_cpu'] * 100, s['database_cpu'] * 100, s['workers_cpu'] * 100),
+        'of one core; 2 cores in all, fsync and synchronous_commit on')
+    if peer_seconds <= 0:
+        return
+    rates = peer(peer_seconds)
+    for name in ('default', 'fast'):
+        if name in rates:
+            results['pgqueuer_%s_jobs_per_second' % name] = rates[name]
+    if rates:
+        best = max(rates.values())
+        row('pgqueuer 1.6.0 peer: default · fast settings',
+            ' · '.join('%.0f jobs/s' % rates[n] for n in ('default', 'fast') if n in rates),
+            '%d s each, its own benchmark, same machine, run and server settings' % peer_seconds)
+        results['postgres_vs_pgqueuer_fast'] = s['tasks_per_second'] / best
+        row('TaskMaster on PostgreSQL / pgqueuer (faster settings)', '%.1f×' % (s['tasks_per_second'] / best),
+            'same run')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bin', required=True)
+    ap.add_argument('--count', type=int, default=200_000)
+    ap.add_argument('--repeats', type=int, default=3)
+    ap.add_argument('--peer-seconds', type=int, default=20, help='0 skips the pgqueuer peer')
+    args = ap.parse_args()
+    results = {}
+
+    def row(name, value, note=''):
+        print('| %-58s | %22s | %s' % (name, value, note), flush=True)
+
+    run(args.bin, args.count, args.repeats, args.peer_seconds, row, results)
+    print('json: ' + json.dumps(results, sort_keys=True))
+
+
+if __name__ == '__main__':
+    main()
