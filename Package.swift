@@ -152,6 +152,7 @@ let package = Package(
             name: "TaskWorkerRuntime",
             dependencies: [
                 "TaskMasterClient", "TaskWire", "Pickle", "ManagerWire", "TaskMasterConfiguration", "TaskMasterLogging",
+                "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -162,7 +163,7 @@ let package = Package(
         .target(
             name: "SquaringJobs",
             dependencies: [
-                "TaskWorkerRuntime", "TaskMasterClient", "TaskWire", "Pickle",
+                "TaskWorkerRuntime", "TaskMasterClient", "TaskWire", "Pickle", "TaskMasterStatus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "BigInt", package: "BigInt"),
             ]

@@ -115,14 +115,6 @@ final class Connector: Sendable {
     }
 }
 
-extension Duration {
-    /// Whole milliseconds, rounded down.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}
-
 /// Ran past its deadline.
 struct DeadlineExceeded: Error, CustomStringConvertible {
     var description: String { "no answer in time" }

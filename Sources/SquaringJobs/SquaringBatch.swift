@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TaskMasterClient
+import TaskMasterStatus
 import TaskWire
 import TaskWorkerRuntime
 
@@ -181,7 +182,7 @@ public struct SquaringBatch: Sendable {
             try await master.nack(ids, in: resultQueue)
         }
         let (completed, wrong, duplicates) = ledger.counts
-        let seconds = Double((ContinuousClock.now - start).milliseconds) / 1000
+        let seconds = (ContinuousClock.now - start).seconds
         return Summary(
             submitted: ledger.submittedCount,
             completed: completed,

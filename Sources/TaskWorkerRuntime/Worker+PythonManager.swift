@@ -3,6 +3,7 @@ import ManagerWire
 import Pickle
 import ServiceLifecycle
 import TaskMasterClient
+import TaskMasterStatus
 
 extension Worker {
     /// Serves a Python `BaseManager` master (the classic `task_master.py`) with the requests a
@@ -88,7 +89,7 @@ extension Worker {
         // A get is never cancelled half-way: Python's server would hand the next task to the
         // abandoned request and lose it. Waits are short, so stopping takes at most a second.
         while !progress.isStopping, !Task.isShuttingDownGracefully {
-            let seconds = Double(min(progress.nextWait(), .seconds(1)).milliseconds) / 1000
+            let seconds = min(progress.nextWait(), .seconds(1)).seconds
             let reply = try await proxy.call(
                 tasks,
                 "get",
