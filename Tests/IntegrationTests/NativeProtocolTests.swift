@@ -150,8 +150,9 @@ import Testing
 @Suite(.serialized) struct ConnectionLimitTests {
     @Test func aSilentClientIsToldAndClosedAfterTheIdleTimeoutWhileAWorkerWithHeartbeatsStays() async throws {
         // 4 s: on a loaded machine the handshake and the hello can take seconds, and an idle
-        // timeout that passes before the hello is read closes without a word (no session yet).
-        try await MasterProcess.with(arguments: ["--idle-timeout", "4"]) { master in
+        // timeout that passes before the hello is read closes without a word (no session yet);
+        // for the same reason the handshake gets 30 s (this test starts with the whole run).
+        try await MasterProcess.with(arguments: ["--idle-timeout", "4", "--handshake-timeout", "30"]) { master in
             let worker = try master.startWorker(["--heartbeat-interval", "0.3"])
             let raw = try RawConnection(port: master.port)
             try await raw.authenticate(key: Array(master.authKey.utf8))
