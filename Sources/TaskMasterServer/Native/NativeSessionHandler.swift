@@ -148,9 +148,9 @@ final class NativeSessionHandler: ChannelDuplexHandler {
         case .refuse(let response, let reason):
             logger.warning("closing: \(reason)")
             isClosing = true
-            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+            let written = context.writeAndFlush(wrapOutboundOut(response))
             needsFlush = false
-            LingeringClose.begin(context)
+            LingeringClose.begin(context, after: written)
         }
         resumeReadingIfRoom()
     }

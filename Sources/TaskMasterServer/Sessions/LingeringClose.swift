@@ -10,10 +10,12 @@ enum LingeringClose {
     /// How long the client gets to close after it was refused.
     static let limit: TimeAmount = .seconds(2)
 
-    /// Starts it; call after writing and flushing the reply.
-    static func begin(_ context: ChannelHandlerContext) {
-        context.close(mode: .output, promise: nil)
+    /// Starts it: our side closes for writing once `written`, the reply, is out.
+    static func begin(_ context: ChannelHandlerContext, after written: EventLoopFuture<Void>) {
         let channel = context.channel
+        // Closing the output fails writes still pending below (an outbound handler may hold the
+        // goodbye back), so the client would be closed on without a word: close once it is out.
+        written.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
     }
 }
