@@ -13,8 +13,8 @@ enum LingeringClose {
     /// Starts it: our side closes for writing once `written`, the reply, is out.
     static func begin(_ context: ChannelHandlerContext, after written: EventLoopFuture<Void>) {
         let channel = context.channel
-        // Closing the output fails writes still pending below (an outbound handler may hold the
-        // goodbye back), so the client would be closed on without a word: close once it is out.
+        // Half-closed only once the reply is out, so the close never overtakes it, whatever the
+        // handlers below do with writes (the socket channel itself already waits for its own).
         written.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
     }
