@@ -90,9 +90,14 @@ final class RawConnection: Sendable {
         }
     }
 
-    /// Runs the client side of the handshake.
-    func authenticate(key: [UInt8]) async throws {
-        try await offThePool { try self.authenticateNow(key: key) }
+    /// Runs the client side of the handshake; then sends `firstFrame`, if given, on the same
+    /// thread at once: a test's task can wait seconds for a thread on a loaded machine, and the
+    /// master's idle timer counts from the handshake's end.
+    func authenticate(key: [UInt8], thenSend firstFrame: [UInt8]? = nil) async throws {
+        try await offThePool {
+            try self.authenticateNow(key: key)
+            if let firstFrame { try self.sendFrame(firstFrame) }
+        }
     }
 
     private func authenticateNow(key: [UInt8]) throws {

@@ -10,7 +10,14 @@ import Testing
         let server = EmbeddedChannel()
         let client = EmbeddedChannel()
 
-        init(serverKey: [UInt8] = Array("secret".utf8), clientKey: [UInt8] = Array("secret".utf8)) throws {
+        init(
+            serverKey: [UInt8] = Array("secret".utf8),
+            clientKey: [UInt8] = Array("secret".utf8),
+            serverIdleTimeout: TimeAmount? = nil
+        ) throws {
+            if let serverIdleTimeout {
+                try server.pipeline.syncOperations.addHandler(IdleTimeoutHandler(timeout: serverIdleTimeout))
+            }
             try Self.connect(server, role: .server, key: serverKey)
             try Self.connect(client, role: .client, key: clientKey)
         }
@@ -112,5 +119,38 @@ import Testing
         try? pair.client.writeInbound(ByteBuffer(bytes: failure))
         #expect(heldWriteFailed, "a write held for the handshake must fail with it")
         #expect(try pair.server.readInbound(as: ByteBuffer.self) == nil)
+    }
+
+    @Test func theIdleTimerCountsFromTheEndOfTheHandshakeAndEveryReadRestartsIt() throws {
+        let pair = try Pair(serverIdleTimeout: .seconds(4))
+        let loop = pair.server.embeddedEventLoop
+        // A client slow between handshake frames is the handshake timeout's (5 s), not idle.
+        while let bytes = try pair.server.readOutbound(as: ByteBuffer.self) { try pair.client.writeInbound(bytes) }
+        loop.advanceTime(by: .milliseconds(4_500))
+        try pair.server.throwIfErrorCaught()
+        #expect(pair.server.isActive)
+        try pair.pump()
+        loop.advanceTime(by: .seconds(3))
+        pair.client.writeAndFlush(ByteBuffer(bytes: [7]), promise: nil)
+        try pair.pump()
+        #expect(try pair.server.readInbound(as: ByteBuffer.self).map { Array($0.readableBytesView) } == [7])
+        loop.advanceTime(by: .seconds(3))
+        try pair.server.throwIfErrorCaught()  // 3 s since the last read
+        loop.advanceTime(by: .milliseconds(1_100))
+        #expect(throws: WireError.self) { try pair.server.throwIfErrorCaught() }
+        do {
+            try pair.server.throwIfErrorCaught()
+        } catch {
+            Issue.record("the idle error is fired once, got a second: \(error)")
+        }
+    }
+
+    @Test func theIdleErrorNamesTheTimeout() throws {
+        let pair = try Pair(serverIdleTimeout: .seconds(2))
+        try pair.pump()
+        pair.server.embeddedEventLoop.advanceTime(by: .seconds(2))
+        let error = #expect(throws: WireError.self) { try pair.server.throwIfErrorCaught() }
+        #expect(error?.code == .idleTimeout)
+        #expect(error?.message.contains("2 s") == true)
     }
 }

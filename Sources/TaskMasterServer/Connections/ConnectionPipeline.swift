@@ -20,7 +20,7 @@ struct AcceptedConnection: Sendable {
 /// TrafficCountingHandler          bytes in and out, for the metrics
 /// NIOSSLServerHandler             with TLS
 /// WriteStallHandler               closes a client that stops reading its replies
-/// IdleTimeoutHandler              with an idle timeout
+/// IdleTimeoutHandler              with an idle timeout, counted from the handshake's end
 /// AuthenticatedFramingHandler     framing and the mutual HMAC handshake
 /// ProtocolNegotiationHandler      the first frame decides: it puts the session handler in
 ///                                 its place (NativeSessionHandler or PythonSessionHandler)

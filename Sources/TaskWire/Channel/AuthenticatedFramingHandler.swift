@@ -151,6 +151,8 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
                 writeFrame(payload, context: context, promise: promise)
             }
             context.flush()
+            // Both ways: the session above hears of it, and an idle timer below starts counting.
+            context.triggerUserOutboundEvent(HandshakeCompleted(), promise: nil)
             context.fireUserInboundEventTriggered(HandshakeCompleted())
         case .deliver(let frame):
             context.fireChannelRead(wrapInboundOut(frame))
@@ -196,5 +198,6 @@ public final class AuthenticatedFramingHandler: ChannelDuplexHandler {
     }
 }
 
-/// Fired down the pipeline once the peer has proven it holds the authkey.
+/// Sent both ways through the pipeline once the peer has proven it holds the authkey: inbound
+/// to the session above, outbound to handlers below that time the session (``IdleTimeoutHandler``).
 public struct HandshakeCompleted: Sendable, Hashable {}

@@ -1,13 +1,21 @@
 import NIOCore
 
-/// Ends a connection that sent nothing for `timeout`: fires ``WireError`` `.idleTimeout` down
-/// the pipeline, so the session above can tell the peer why before closing.
-public final class IdleTimeoutHandler: ChannelInboundHandler {
+/// Ends an authenticated connection that sent nothing for `timeout`: fires ``WireError``
+/// `.idleTimeout` down the pipeline, so the session above can tell the peer why before closing.
+///
+/// It counts from the end of the handshake (``AuthenticatedFramingHandler`` sends
+/// ``HandshakeCompleted`` outbound, past this handler): the handshake has its own timeout, and
+/// a client slow between handshake frames must not be closed as idle, unanswered, with a
+/// request already on its way. Any bytes read count as activity, so a large frame arriving
+/// slowly keeps its connection.
+public final class IdleTimeoutHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
     private let timeout: TimeAmount
-    private var lastRead: NIODeadline = .now()
+    private var lastRead: NIODeadline?
     private var check: Scheduled<Void>?
     private var fired = false
 
@@ -15,19 +23,17 @@ public final class IdleTimeoutHandler: ChannelInboundHandler {
         self.timeout = timeout
     }
 
-    public func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { schedule(context: context, in: timeout) }
-    }
-
-    public func channelActive(context: ChannelHandlerContext) {
-        lastRead = .now()
-        schedule(context: context, in: timeout)
-        context.fireChannelActive()
-    }
-
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastRead = .now()
+        if lastRead != nil { lastRead = context.eventLoop.now }
         context.fireChannelRead(data)
+    }
+
+    public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if event is HandshakeCompleted, lastRead == nil {
+            lastRead = context.eventLoop.now
+            schedule(context: context, in: timeout)
+        }
+        context.triggerUserOutboundEvent(event, promise: promise)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
@@ -35,10 +41,14 @@ public final class IdleTimeoutHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        check?.cancel()
+    }
+
     private func schedule(context: ChannelHandlerContext, in delay: TimeAmount) {
         check?.cancel()
         check = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
-            let idle = NIODeadline.now() - lastRead
+            let idle = context.eventLoop.now - (lastRead ?? context.eventLoop.now)
             guard idle >= timeout else {
                 schedule(context: context, in: timeout - idle)
                 return
