@@ -167,7 +167,10 @@ import Testing
             while frames.count < 3, let frame = try? await raw.readFrame() { frames.append(frame) }
             let closed = ContinuousClock.now
             #expect(closed - helloSent < .seconds(10), "still open \(closed - helloSent) after the hello")
-            #expect(closed - beforeHandshake >= .milliseconds(3_900), "closed \(closed - beforeHandshake) after the handshake began")
+            #expect(
+                closed - beforeHandshake >= .milliseconds(3_900),
+                "closed \(closed - beforeHandshake) after the handshake began"
+            )
             #expect(try await raw.readToEnd().isEmpty)
             let errors = frames.compactMap { frame -> ErrorReply? in
                 guard let response = try? Response(decoding: ByteBuffer(bytes: frame)),
