@@ -109,7 +109,7 @@ struct BackendSetup: Sendable {
                 metadata: ["url": "\(url.redacted)", "master": "\(backend.masterID)"]
             )
             return BackendSetup(backend: backend, services: backend.services)
-        } catch let error as PostgresBackendError {
+        } catch {  // every step above throws PostgresBackendError (typed throws)
             throw ServerError(.storageFailed, error.message)
         }
     }
