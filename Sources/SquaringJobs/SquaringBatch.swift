@@ -19,8 +19,10 @@ public struct SquaringBatch: Sendable {
     /// Items per request: numbers per put, results per get, ids per ack. Default 1000; keep it
     /// at most the master's `max_items_per_request`.
     public var chunkSize = 1000
-    /// Put requests in flight at once. Default 4.
-    public var putWindow = 4
+    /// Put requests in flight at once. Default 16: a put waits for a commit on a durable
+    /// master, and the batch's pace is this window over that wait (4 measured 10–20% slower
+    /// in memory mode too).
+    public var putWindow = 16
     /// Give up waiting for results after this long. Default 10 minutes.
     public var timeout: Duration = .seconds(600)
 
@@ -341,8 +343,9 @@ public struct SquaringBatch: Sendable {
         for ack in acks { try await ack.value }
     }
 
-    /// Result acks a consumer sends before waiting for the first of them.
-    static let acksInFlight = 4
+    /// Result acks a consumer sends before waiting for the first of them (as many as puts:
+    /// on a durable master each waits for a commit too).
+    static let acksInFlight = 16
 }
 
 /// Whether the batch has had a connection, and whether it is without one now.
