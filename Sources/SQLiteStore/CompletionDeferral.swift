@@ -22,9 +22,32 @@ struct CompletionDeferral {
     /// How many commits a completion may be held back.
     let rounds: UInt64
     private var round: UInt64 = 0
-    private var held: [(mutation: StoreMutation, round: UInt64)] = []
-    /// The round each held-back task was held in.
-    private var heldRound: [TaskID: UInt64] = [:]
+    /// What is held back, by the round it was held in, oldest first (at most `rounds`).
+    private var held: [HeldRound] = []
+
+    /// The changes held back in one round: its completions, and later changes to the tasks
+    /// those inserted, in order.
+    private struct HeldRound {
+        var round: UInt64
+        var mutations: [StoreMutation] = []
+        /// The ids of the tasks its completions inserted (their results), increasing: a later
+        /// change to one of them goes with them. (A held completion's deleted task is gone
+        /// from the engine: nothing changes it later.) Kept sorted and searched, instead of a
+        /// dictionary entry per task: the hashing was a quarter of the writer's planning.
+        var insertedIDs: [TaskID] = []
+
+        func holds(_ id: TaskID) -> Bool {
+            guard let first = insertedIDs.first, let last = insertedIDs.last, id >= first, id <= last else {
+                return false
+            }
+            var (low, high) = (0, insertedIDs.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if insertedIDs[middle] < id { low = middle + 1 } else { high = middle }
+            }
+            return insertedIDs[low] == id
+        }
+    }
 
     init(rounds: UInt64) {
         self.rounds = rounds
@@ -40,8 +63,8 @@ struct CompletionDeferral {
         round += 1
         var now: [StoreMutation] = []
         now.reserveCapacity(pending.mutations.count)
-        if !held.isEmpty { flushDue(into: &now, all: !defers) }
-        guard defers, !(pending.completions.isEmpty && heldRound.isEmpty) else {
+        flushDue(into: &now, all: !defers)
+        guard defers, !(pending.completions.isEmpty && held.isEmpty) else {
             now.append(contentsOf: pending.mutations)
             return now
         }
@@ -49,46 +72,54 @@ struct CompletionDeferral {
         let firstInserted = pending.mutations.lazy.compactMap { mutation -> TaskID? in
             if case .insert(let task) = mutation { task.id } else { nil }
         }.first
+        var current = HeldRound(round: round)
         var deferred: [Range<Int>] = []
         for range in pending.completions {
             let mustWrite = pending.mutations[range].contains { mutation in
                 guard case .delete(let id) = mutation else { return false }
-                return (firstInserted.map { id >= $0 } ?? false) || heldRound[id] != nil
+                return (firstInserted.map { id >= $0 } ?? false) || heldIndex(of: id) != nil
             }
             guard !mustWrite else { continue }
             deferred.append(range)
-            for member in pending.mutations[range] { heldRound[member.taskID] = round }
+            for case .insert(let task) in pending.mutations[range] { current.insertedIDs.append(task.id) }
+        }
+        if !current.insertedIDs.isEmpty, zip(current.insertedIDs, current.insertedIDs.dropFirst()).contains(where: >) {
+            current.insertedIDs.sort()  // not the engine's order: still correct, just slower
         }
         var nextDeferred = deferred[...]
         for (index, mutation) in pending.mutations.enumerated() {
             if let range = nextDeferred.first, index >= range.lowerBound {
-                held.append((mutation, round))
+                current.mutations.append(mutation)
                 if index == range.upperBound - 1 { nextDeferred = nextDeferred.dropFirst() }
                 continue
             }
             if case .insert = mutation {
                 now.append(mutation)  // a new id: nothing of it is held back
-            } else if !heldRound.isEmpty, let heldIn = heldRound[mutation.taskID] {
-                held.append((mutation, heldIn))
+            } else if current.holds(mutation.taskID) {
+                current.mutations.append(mutation)
+            } else if let index = heldIndex(of: mutation.taskID) {
+                held[index].mutations.append(mutation)
             } else {
                 now.append(mutation)
             }
         }
+        if !current.mutations.isEmpty { held.append(current) }
         return now
+    }
+
+    /// The earlier round that holds task `id` back, if one does.
+    private func heldIndex(of id: TaskID) -> Int? {
+        held.indices.first { held[$0].holds(id) }
     }
 
     /// Moves the held-back changes that are due (or all) to `now`, in order.
     private mutating func flushDue(into now: inout [StoreMutation], all: Bool) {
-        var kept: [(mutation: StoreMutation, round: UInt64)] = []
-        for entry in held {
-            if !all, entry.round + rounds > round {
-                kept.append(entry)
-            } else {
-                now.append(entry.mutation)
-                heldRound[entry.mutation.taskID] = nil
-            }
+        var due = 0
+        while due < held.count, all || held[due].round + rounds <= round {
+            now.append(contentsOf: held[due].mutations)
+            due += 1
         }
-        held = kept
+        held.removeFirst(due)
     }
 }
 

@@ -98,4 +98,33 @@ import Testing
         #expect(batch.inserts.map(\.id) == [5])
         #expect(batch.deletes == [1])
     }
+
+    @Test func aResultAcknowledgedInTheRoundItsCompletionIsHeldBackGoesWithIt() {
+        var deferral = CompletionDeferral(rounds: 2)
+        _ = deferral.plan(PendingChanges(mutations: [.insert(task(1)), .insert(task(2))], through: 2), defers: true)
+        // One batch: the completion, then the ack of result 4 and a put of task 9.
+        let mutations = completion + [.delete(4), .insert(task(9))]
+        let now = deferral.plan(PendingChanges(mutations: mutations, completions: [0..<4], through: 8), defers: true)
+        #expect(now == [.insert(task(9))])
+        _ = deferral.plan(PendingChanges(mutations: [], through: 8), defers: true)
+        let due = deferral.plan(PendingChanges(mutations: [], through: 8), defers: true)
+        #expect(due == completion + [.delete(4)])
+        #expect(CoalescedBatch(due).inserts.map(\.id) == [3])
+    }
+
+    @Test func aCompletionOfAHeldBackResultWritesItsResultsAtOnceAndItsDeleteWithTheHeldTask() {
+        // A further stage takes result 3 as its task and completes it with result 10 while
+        // the completion that made 3 is still held back: 10 is written at once, and the delete
+        // of 3 stays with 3's insert (until then 3 is on disk, and done again after a crash).
+        var deferral = CompletionDeferral(rounds: 3)
+        _ = deferral.plan(PendingChanges(mutations: [.insert(task(1)), .insert(task(2))], through: 2), defers: true)
+        #expect(deferral.plan(PendingChanges(mutations: completion, completions: [0..<4], through: 6), defers: true) == [])
+        let stage: [StoreMutation] = [.delete(3), .insert(task(10, "final", reference: 3))]
+        let now = deferral.plan(PendingChanges(mutations: stage, completions: [0..<2], through: 8), defers: true)
+        #expect(now == [.insert(task(10, "final", reference: 3))])
+        _ = deferral.plan(PendingChanges(mutations: [], through: 8), defers: true)
+        let due = deferral.plan(PendingChanges(mutations: [], through: 8), defers: true)
+        #expect(due == completion + [.delete(3)])
+        #expect(!deferral.isHolding)
+    }
 }
