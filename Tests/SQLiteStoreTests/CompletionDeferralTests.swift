@@ -118,7 +118,9 @@ import Testing
         // of 3 stays with 3's insert (until then 3 is on disk, and done again after a crash).
         var deferral = CompletionDeferral(rounds: 3)
         _ = deferral.plan(PendingChanges(mutations: [.insert(task(1)), .insert(task(2))], through: 2), defers: true)
-        #expect(deferral.plan(PendingChanges(mutations: completion, completions: [0..<4], through: 6), defers: true) == [])
+        #expect(
+            deferral.plan(PendingChanges(mutations: completion, completions: [0..<4], through: 6), defers: true) == []
+        )
         let stage: [StoreMutation] = [.delete(3), .insert(task(10, "final", reference: 3))]
         let now = deferral.plan(PendingChanges(mutations: stage, completions: [0..<2], through: 8), defers: true)
         #expect(now == [.insert(task(10, "final", reference: 3))])
