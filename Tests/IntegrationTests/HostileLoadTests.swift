@@ -4,18 +4,20 @@ import TestSupport
 import Testing
 
 /// Abuse from every side while a batch runs: it must still come out right, at no less than half
-/// its unloaded speed.
+/// its unloaded speed. One of the serialized ``AbuseTests``: it compares two throughputs, and
+/// among the parallel tests its unloaded batch (under a second) was once timed in a quiet
+/// moment at five times the figure of the loaded one, timed in a busy one.
 ///
 /// The attacker is a child process (plain Python sockets), so its thousand connections are
 /// not file descriptors of the test process: Foundation's `Process.run()` reads the test
 /// process's `/proc/self/fd` for every process the other tests launch, and crashed reading a
 /// listing that long.
-@Suite(.serialized) struct HostileLoadTests {
+extension AbuseTests {
     /// Holds `idle` silent connections, and every 10-20 ms sends garbage instead of a
     /// handshake answer, a truncated frame, an announced 2 GiB frame; one slow client sends a
     /// byte a second. Prints READY once the idle connections are open; runs until killed, at
     /// most 300 s.
-    static let attacker = #"""
+    static let hostileAttacker = #"""
         import socket, sys, threading, time
         port, idle = int(sys.argv[1]), int(sys.argv[2])
         stop = threading.Event()
@@ -85,7 +87,7 @@ import Testing
 
         let python = try PythonInterpreter.require("3.13")
         let attack = try python.start(
-            script: Self.attacker,
+            script: Self.hostileAttacker,
             arguments: ["\(master.port)", "1000"],
             name: "attacker"
         )
