@@ -40,12 +40,7 @@ struct CompletionDeferral {
             guard let first = insertedIDs.first, let last = insertedIDs.last, id >= first, id <= last else {
                 return false
             }
-            var (low, high) = (0, insertedIDs.count)
-            while low < high {
-                let middle = (low + high) / 2
-                if insertedIDs[middle] < id { low = middle + 1 } else { high = middle }
-            }
-            return insertedIDs[low] == id
+            return insertedIDs.indexInSorted(of: id) != nil
         }
     }
 
@@ -131,5 +126,17 @@ extension StoreMutation {
         case .delete(let id): id
         case .move(let id, _, _, _): id
         }
+    }
+}
+
+extension Array where Element == TaskID {
+    /// The index of `id` in this array sorted in increasing order, by binary search.
+    func indexInSorted(of id: TaskID) -> Int? {
+        var (low, high) = (0, count)
+        while low < high {
+            let middle = (low + high) / 2
+            if self[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return low < count && self[low] == id ? low : nil
     }
 }

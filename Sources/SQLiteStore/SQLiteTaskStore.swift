@@ -130,13 +130,7 @@ struct CoalescedBatch {
 
         func insertIndex(of id: TaskID) -> Int? {
             if let unordered { return unordered[id] }
-            var low = 0
-            var high = insertIDs.count
-            while low < high {
-                let mid = (low + high) / 2
-                if insertIDs[mid] < id { low = mid + 1 } else { high = mid }
-            }
-            return low < insertIDs.count && insertIDs[low] == id ? low : nil
+            return insertIDs.indexInSorted(of: id)
         }
 
         for mutation in mutations {
