@@ -15,6 +15,7 @@ public final class IdleTimeoutHandler: ChannelDuplexHandler {
     public typealias OutboundOut = ByteBuffer
 
     private let timeout: TimeAmount
+    /// When the peer last sent anything; nil until the handshake ends (the timer is off).
     private var lastRead: NIODeadline?
     private var check: Scheduled<Void>?
     private var fired = false
@@ -48,7 +49,8 @@ public final class IdleTimeoutHandler: ChannelDuplexHandler {
     private func schedule(context: ChannelHandlerContext, in delay: TimeAmount) {
         check?.cancel()
         check = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
-            let idle = context.eventLoop.now - (lastRead ?? context.eventLoop.now)
+            guard let lastRead else { return }  // scheduled only once armed
+            let idle = context.eventLoop.now - lastRead
             guard idle >= timeout else {
                 schedule(context: context, in: timeout - idle)
                 return
