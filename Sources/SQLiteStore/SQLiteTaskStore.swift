@@ -3,18 +3,22 @@ import GRDB
 import MemoryBackend
 import NIOCore
 import QueueBackend
+import Synchronization
 import TaskMasterConfiguration
 
-/// The durable copy of the queues: every queued and leased task in one SQLite table, in WAL
-/// mode, kept in step with the engine through its ``Journal``.
+/// The durable copy of the queues: every queued and leased task in SQLite, in WAL mode, kept in
+/// step with the engine through its ``Journal``.
 ///
-/// Leases are not stored: after a restart every task that was leased is queued again, which is
-/// what at-least-once delivery needs. Ids keep growing across restarts.
+/// A put's tasks are one row of `chunks` (see ``BatchStatements``), other tasks a row of
+/// `tasks` each. Leases are not stored: after a restart every task that was leased is queued
+/// again, which is what at-least-once delivery needs. Ids keep growing across restarts.
 public final class SQLiteTaskStore: Sendable {
     /// The database file.
     public let path: String
     public let syncPolicy: SyncPolicy
     let database: DatabaseQueue
+    /// Where the chunk rows' tasks are; changed only by ``write(_:)`` (the writer's thread).
+    private let chunks: Mutex<ChunkIndex>
 
     /// Opens (creating if needed) `<directory>/taskmaster.sqlite`.
     public init(directory: String, syncPolicy: SyncPolicy) throws(StorageError) {
@@ -41,10 +45,27 @@ public final class SQLiteTaskStore: Sendable {
                             attempt INTEGER NOT NULL,
                             payload BLOB NOT NULL,
                             error TEXT
+                        );
+                        CREATE TABLE IF NOT EXISTS chunks (
+                            first_id INTEGER PRIMARY KEY,
+                            count INTEGER NOT NULL,
+                            queue TEXT NOT NULL,
+                            tasks BLOB NOT NULL
+                        );
+                        CREATE TABLE IF NOT EXISTS chunk_done (
+                            first_id INTEGER PRIMARY KEY,
+                            last_id INTEGER NOT NULL
+                        );
+                        CREATE TABLE IF NOT EXISTS chunk_moves (
+                            id INTEGER PRIMARY KEY,
+                            queue TEXT NOT NULL,
+                            attempt INTEGER NOT NULL,
+                            error TEXT
                         )
                         """
                 )
             }
+            chunks = Mutex(try database.read(Self.readChunkIndex))
         } catch {
             throw StorageError(
                 .cannotOpen,
@@ -79,29 +100,132 @@ public final class SQLiteTaskStore: Sendable {
                         )
                     )
                 }
+                try tasks.append(contentsOf: chunkTasks(db))
+                tasks.sort { $0.id < $1.id }
                 return tasks
             }
+        } catch let error as StorageError {
+            throw error
         } catch {
             throw StorageError(.cannotRead, path: path, "can't read the stored tasks: \(error)")
         }
     }
 
+    /// The tasks of the chunk rows not done, with their moves applied.
+    private func chunkTasks(_ db: Database) throws -> [StoredTask] {
+        var moves: [TaskID: (queue: String, attempt: UInt32, error: String?)] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, queue, attempt, error FROM chunk_moves") {
+            let id: Int64 = row[0]
+            let attempt: Int64 = row[2]
+            moves[TaskID(bitPattern: id)] = (row[1], UInt32(clamping: attempt), row[3])
+        }
+        let done = try Self.doneRanges(db)
+        var doneIndex = 0
+        var tasks: [StoredTask] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT first_id, count, queue, tasks FROM chunks ORDER BY first_id")
+        while let row = try rows.next() {
+            let first: Int64 = row[0]
+            let count: Int = row[1]
+            let queue: String = row[2]
+            let blob: Data = row[3]
+            guard count > 0,
+                let records = ChunkRecords.decode(
+                    ByteBuffer(bytes: blob),
+                    firstID: TaskID(bitPattern: first),
+                    count: count,
+                    queue: queue
+                )
+            else {
+                throw StorageError(
+                    .cannotRead,
+                    path: path,
+                    "the chunk of tasks from id \(first) is damaged; restore the data directory from a backup"
+                )
+            }
+            for record in records {
+                // Done ranges and chunks are both in id order: one walk through each.
+                while doneIndex < done.count, done[doneIndex].upperBound < record.id { doneIndex += 1 }
+                if doneIndex < done.count, done[doneIndex].contains(record.id) { continue }
+                let move = moves[record.id]
+                tasks.append(
+                    StoredTask(
+                        id: record.id,
+                        queue: move?.queue ?? queue,
+                        reference: record.reference,
+                        attempt: move?.attempt ?? 0,
+                        payload: record.payload,
+                        error: move?.error
+                    )
+                )
+            }
+        }
+        return tasks
+    }
+
+    /// The done ranges of chunks, in id order.
+    private static func doneRanges(_ db: Database) throws -> [ClosedRange<TaskID>] {
+        try Row.fetchAll(db, sql: "SELECT first_id, last_id FROM chunk_done ORDER BY first_id").compactMap { row in
+            let first = TaskID(bitPattern: row[0] as Int64)
+            let last = TaskID(bitPattern: row[1] as Int64)
+            return first <= last ? first...last : nil
+        }
+    }
+
+    /// The chunk rows, what of them is done, and which have moves.
+    private static func readChunkIndex(_ db: Database) throws -> ChunkIndex {
+        let done = try doneRanges(db)
+        let moved = try Int64.fetchAll(db, sql: "SELECT id FROM chunk_moves ORDER BY id").map { TaskID(bitPattern: $0) }
+        var index = ChunkIndex()
+        var doneIndex = 0
+        var movedIndex = 0
+        for row in try Row.fetchAll(db, sql: "SELECT first_id, count FROM chunks ORDER BY first_id") {
+            let first = TaskID(bitPattern: row[0] as Int64)
+            let count: Int64 = row[1]
+            guard count > 0 else { continue }
+            let ids = first...(first &+ TaskID(count - 1))
+            while doneIndex < done.count, done[doneIndex].upperBound < first { doneIndex += 1 }
+            var chunkDone: [ClosedRange<TaskID>] = []
+            while doneIndex < done.count, done[doneIndex].lowerBound <= ids.upperBound {
+                chunkDone.append(done[doneIndex])
+                doneIndex += 1
+            }
+            while movedIndex < moved.count, moved[movedIndex] < first { movedIndex += 1 }
+            let hasMoves = movedIndex < moved.count && moved[movedIndex] <= ids.upperBound
+            index.add(ids, done: chunkDone, hasMoves: hasMoves)
+        }
+        return index
+    }
+
     /// Writes one batch of journal mutations in one transaction (one commit, one fsync under
     /// `always` and `batch`). A task put and finished within the batch never touches the disk.
+    ///
+    /// After a failed write the store is not used again (the writer stops): its chunk index
+    /// may then be ahead of the database.
     func write(_ mutations: [StoreMutation]) throws {
         let batch = CoalescedBatch(mutations)
         guard !batch.isEmpty else { return }
-        try database.writeWithoutTransaction { db in
-            try db.inTransaction(.immediate) {
-                try BatchStatements(db).run(batch)
-                return .commit
+        try chunks.withLock { chunks in
+            try database.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try BatchStatements(db).run(batch, chunks: &chunks)
+                    return .commit
+                }
             }
         }
     }
 
     /// How many tasks are stored (for tests and logs).
     public func count() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks") ?? 0 }
+        try database.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT COUNT(*) FROM tasks)
+                        + (SELECT COALESCE(SUM(count), 0) FROM chunks)
+                        - (SELECT COALESCE(SUM(last_id - first_id + 1), 0) FROM chunk_done)
+                    """
+            ) ?? 0
+        }
     }
 }
 

@@ -1,0 +1,139 @@
+import QueueBackend
+
+/// The chunk rows on disk, by the ids they hold, and which of their tasks are done: how the
+/// writer knows where a task's delete or move goes and when a chunk row can go.
+///
+/// A put of many tasks is stored as one row (a chunk of consecutive ids) rather than a row per
+/// task; its tasks are done one by one, recorded as ranges of done ids, and the row is deleted
+/// once all of them are. Pure bookkeeping: the SQL is in ``BatchStatements``.
+struct ChunkIndex: Sendable {
+    struct Chunk: Sendable, Equatable {
+        /// The ids it holds, all of them (done or not).
+        var ids: ClosedRange<TaskID>
+        /// Its done ids, as sorted, disjoint, non-adjacent ranges.
+        var done: [ClosedRange<TaskID>] = []
+        var doneCount: UInt64 = 0
+        /// Whether a task of it moved to another queue (a row in `chunk_moves`).
+        var hasMoves = false
+
+        var size: UInt64 { ids.upperBound - ids.lowerBound + 1 }
+        var isEmptied: Bool { doneCount == size }
+    }
+
+    /// What a done range changed in one chunk.
+    struct Done: Equatable {
+        /// The chunk's ids.
+        var chunk: ClosedRange<TaskID>
+        /// The ids newly done (not done before), as ranges.
+        var pieces: [ClosedRange<TaskID>]
+        /// All its tasks are done: the row, its done ranges and its moves can go.
+        var emptied: Bool
+        var hasMoves: Bool
+    }
+
+    /// Sorted by first id; emptied chunks stay until they are half of the array (removing each
+    /// from the front at once would move the whole array every time).
+    private var chunks: [Chunk] = []
+    private var emptiedCount = 0
+
+    /// How many chunks hold tasks not yet done.
+    var liveCount: Int { chunks.count - emptiedCount }
+
+    /// Records a chunk row (written, or read back with what of it is done and moved).
+    mutating func add(_ ids: ClosedRange<TaskID>, done: [ClosedRange<TaskID>] = [], hasMoves: Bool = false) {
+        var chunk = Chunk(ids: ids, hasMoves: hasMoves)
+        for range in done { _ = Self.subtractAndMerge(range.clamped(to: ids), into: &chunk) }
+        // Chunks mostly arrive in id order; held-back results arrive a few commits late.
+        var index = chunks.count
+        while index > 0, chunks[index - 1].ids.lowerBound > ids.lowerBound { index -= 1 }
+        chunks.insert(chunk, at: index)
+        if chunk.isEmptied { emptiedCount += 1 }
+    }
+
+    /// Whether `id` is a task of a chunk, not done; if so, marks the chunk as having moves.
+    mutating func markMoved(_ id: TaskID) -> Bool {
+        guard let index = index(containing: id), !chunks[index].isEmptied,
+            !chunks[index].done.contains(where: { $0.contains(id) })
+        else { return false }
+        chunks[index].hasMoves = true
+        return true
+    }
+
+    /// Marks `range` done in every chunk it meets; returns what changed, chunk by chunk.
+    mutating func markDone(_ range: ClosedRange<TaskID>) -> [Done] {
+        var changes: [Done] = []
+        var index = self.index(atOrBefore: range.lowerBound) ?? 0
+        while index < chunks.count, chunks[index].ids.lowerBound <= range.upperBound {
+            defer { index += 1 }
+            let chunk = chunks[index]
+            guard !chunk.isEmptied, chunk.ids.overlaps(range) else { continue }
+            let pieces = Self.subtractAndMerge(range.clamped(to: chunk.ids), into: &chunks[index])
+            guard !pieces.isEmpty else { continue }
+            let emptied = chunks[index].isEmptied
+            if emptied {
+                emptiedCount += 1
+                chunks[index].done = []  // no longer needed
+            }
+            changes.append(Done(chunk: chunk.ids, pieces: pieces, emptied: emptied, hasMoves: chunk.hasMoves))
+        }
+        if emptiedCount > 64, emptiedCount * 2 > chunks.count {
+            chunks.removeAll { $0.isEmptied }
+            emptiedCount = 0
+        }
+        return changes
+    }
+
+    /// The chunks, emptied ones included (for tests).
+    var all: [Chunk] { chunks }
+
+    /// The index of the last chunk whose first id is at most `id`.
+    private func index(atOrBefore id: TaskID) -> Int? {
+        var (low, high) = (0, chunks.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if chunks[middle].ids.lowerBound <= id { low = middle + 1 } else { high = middle }
+        }
+        return low == 0 ? nil : low - 1
+    }
+
+    private func index(containing id: TaskID) -> Int? {
+        guard let index = index(atOrBefore: id), chunks[index].ids.contains(id) else { return nil }
+        return index
+    }
+
+    /// Adds `range` (within the chunk) to its done ranges; returns the parts that were not done.
+    private static func subtractAndMerge(_ range: ClosedRange<TaskID>, into chunk: inout Chunk) -> [ClosedRange<TaskID>]
+    {
+        var pieces: [ClosedRange<TaskID>] = []
+        var next = range.lowerBound  // the first id of `range` not yet accounted for
+        var finished = false
+        for done in chunk.done where !finished && done.upperBound >= next {
+            if done.lowerBound > range.upperBound { break }
+            if done.lowerBound > next { pieces.append(next...(done.lowerBound - 1)) }
+            if done.upperBound >= range.upperBound {
+                finished = true
+            } else {
+                next = done.upperBound + 1
+            }
+        }
+        if !finished { pieces.append(next...range.upperBound) }
+        guard !pieces.isEmpty else { return [] }
+        chunk.doneCount += pieces.reduce(0) { $0 + ($1.upperBound - $1.lowerBound + 1) }
+        chunk.done = merged(chunk.done + pieces)
+        return pieces
+    }
+
+    /// Disjoint ranges sorted and with neighbours joined.
+    private static func merged(_ ranges: [ClosedRange<TaskID>]) -> [ClosedRange<TaskID>] {
+        var result: [ClosedRange<TaskID>] = []
+        result.reserveCapacity(ranges.count)
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = result.last, last.upperBound != .max, last.upperBound + 1 >= range.lowerBound {
+                result[result.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                result.append(range)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,98 @@
+import QueueBackend
+import Testing
+
+@testable import SQLiteStore
+
+/// The chunk index: which ids of which chunk rows are done, and when a row can go.
+@Suite struct ChunkIndexTests {
+    @Test func aRangeDoneAcrossTwoChunksIsSplitAtTheirBounds() {
+        var index = ChunkIndex()
+        index.add(10...19)
+        index.add(20...29)
+        let done = index.markDone(15...24)
+        #expect(
+            done == [
+                .init(chunk: 10...19, pieces: [15...19], emptied: false, hasMoves: false),
+                .init(chunk: 20...29, pieces: [20...24], emptied: false, hasMoves: false),
+            ]
+        )
+        let rest = index.markDone(10...14)
+        #expect(rest == [.init(chunk: 10...19, pieces: [10...14], emptied: true, hasMoves: false)])
+        #expect(index.liveCount == 1)
+    }
+
+    @Test func idsDoneTwiceCountOnceAndOnlyTheNewPartsAreReported() {
+        var index = ChunkIndex()
+        index.add(1...10)
+        _ = index.markDone(3...4)
+        _ = index.markDone(7...7)
+        let first = index.markDone(1...8)
+        #expect(first == [.init(chunk: 1...10, pieces: [1...2, 5...6, 8...8], emptied: false, hasMoves: false)])
+        let again = index.markDone(2...6)
+        #expect(again == [])
+        let last = index.markDone(9...10)
+        #expect(last == [.init(chunk: 1...10, pieces: [9...10], emptied: true, hasMoves: false)])
+        let afterwards = index.markDone(1...10)
+        #expect(afterwards == [], "an emptied chunk reports nothing more")
+    }
+
+    @Test func idsOutsideEveryChunkChangeNothing() {
+        var index = ChunkIndex()
+        index.add(10...12)
+        let before = index.markDone(1...9)
+        let after = index.markDone(13...20)
+        let moved = [index.markMoved(9), index.markMoved(13)]
+        #expect(before == [] && after == [] && moved == [false, false])
+        #expect(index.all.map(\.doneCount) == [0])
+    }
+
+    @Test func aMoveIsRememberedUntilTheChunkIsDone() {
+        var index = ChunkIndex()
+        index.add(1...4)
+        let moved = index.markMoved(2)
+        #expect(moved)
+        _ = index.markDone(2...2)
+        let movedAgain = index.markMoved(2)
+        #expect(!movedAgain, "a done task is in no chunk any more")
+        let done = index.markDone(1...4)
+        #expect(done == [.init(chunk: 1...4, pieces: [1...1, 3...4], emptied: true, hasMoves: true)])
+    }
+
+    @Test func chunksAddedOutOfOrderAreFoundAndReadBackDoneRangesCount() {
+        var index = ChunkIndex()
+        index.add(100...109)
+        index.add(50...59, done: [50...54, 58...70])  // read back: clamped to the chunk
+        index.add(0...9)
+        #expect(index.all.map(\.ids) == [0...9, 50...59, 100...109])
+        #expect(index.all[1].doneCount == 7)
+        let all = index.markDone(0...200)
+        #expect(all.map(\.pieces) == [[0...9], [55...57], [100...109]])
+        #expect(index.liveCount == 0)
+    }
+
+    /// Against a plain set of live ids: many chunks, done in random ranges, with the emptied
+    /// ones dropped from the array along the way.
+    @Test func randomRangesAgreeWithASetOfLiveIds() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            var index = ChunkIndex()
+            var live = Set<TaskID>()
+            var next: TaskID = 1
+            for _ in 0..<300 {
+                let size = TaskID.random(in: 1...8, using: &generator)
+                index.add(next...(next + size - 1))
+                live.formUnion(next...(next + size - 1))
+                next += size
+            }
+            while !live.isEmpty {
+                let start = TaskID.random(in: 1..<next, using: &generator)
+                let range = start...min(next, start + TaskID.random(in: 0...20, using: &generator))
+                let reported = index.markDone(range).flatMap { $0.pieces.flatMap { Array($0) } }
+                let expected = live.intersection(range)
+                #expect(Set(reported) == expected && reported.count == expected.count)
+                live.subtract(range)
+            }
+            #expect(index.liveCount == 0)
+        }
+    }
+}
