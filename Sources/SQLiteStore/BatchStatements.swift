@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 import MemoryBackend
@@ -13,12 +14,17 @@ import QueueBackend
 ///
 /// A put's tasks (consecutive ids, one queue) go into one chunk row (``ChunkRecords``), not a
 /// row each: a row's insert was most of what SQLite did per task. Deletes of a chunk's tasks
-/// are recorded as done ranges (`chunk_done`) until all of them are done and the row goes;
-/// a chunk's task that moves to another queue gets a row in `chunk_moves`.
+/// are recorded as done ranges (`chunk_done`) until all of them are done and the row goes; a
+/// chunk's task that moves to another queue (dead-lettered, requeued) leaves it for a row of
+/// its own, so that a task that waits long (a dead letter) keeps only itself on disk.
 struct BatchStatements {
     private let db: Database
+    private let path: String
 
-    init(_ db: Database) { self.db = db }
+    init(_ db: Database, path: String) {
+        self.db = db
+        self.path = path
+    }
 
     func run(_ batch: CoalescedBatch, chunks: inout ChunkIndex) throws {
         if !batch.inserts.isEmpty { try insert(batch.inserts, chunks: &chunks) }
@@ -29,25 +35,17 @@ struct BatchStatements {
     /// Runs of a put's tasks as chunk rows, the rest a row each.
     private func insert(_ inserts: [StoredTask], chunks: inout ChunkIndex) throws {
         let runs = ChunkRecords.runs(of: inserts)
-        if runs.contains(where: { $0.count == 1 }) {
-            try withStatement(
-                "INSERT OR REPLACE INTO tasks (id, queue, reference, attempt, payload, error) VALUES (?, ?, ?, ?, ?, ?)"
-            ) { statement in
-                for run in runs where run.count == 1 {
-                    let task = inserts[run.lowerBound]
-                    sqlite3_bind_int64(statement, 1, Int64(bitPattern: task.id))
-                    bindText(statement, 2, task.queue)
-                    sqlite3_bind_int64(statement, 3, Int64(bitPattern: task.reference))
-                    sqlite3_bind_int64(statement, 4, Int64(task.attempt))
-                    bindBlob(statement, 5, task.payload)
-                    bindOptionalText(statement, 6, task.error)
-                    try step(statement)
-                }
+        // Ids are never handed out twice (the store's ids all live, see SQLiteTaskStore.init):
+        // a clash would be a bug that loses tasks, so it stops the writer instead.
+        for run in runs {
+            let ids = inserts[run.lowerBound].id...inserts[run.upperBound - 1].id
+            if chunks.overlaps(ids) {
+                throw StorageError(.cannotWrite, path: path, "task ids \(ids) are already stored in a chunk")
             }
         }
+        try insertRows(runs.lazy.filter { $0.count == 1 }.map { inserts[$0.lowerBound] })
         guard runs.contains(where: { $0.count > 1 }) else { return }
-        try withStatement("INSERT OR REPLACE INTO chunks (first_id, count, queue, tasks) VALUES (?, ?, ?, ?)") {
-            statement in
+        try withStatement("INSERT INTO chunks (first_id, count, queue, tasks) VALUES (?, ?, ?, ?)") { statement in
             var bytes: [UInt8] = []
             for run in runs where run.count > 1 {
                 let first = inserts[run.lowerBound]
@@ -64,25 +62,47 @@ struct BatchStatements {
         }
     }
 
-    /// Range deletes of single rows; in chunks, the done ranges, and the rows whose tasks are
-    /// all done.
+    /// Tasks as rows of their own.
+    private func insertRows(_ tasks: some Sequence<StoredTask>) throws {
+        var tasks = tasks.makeIterator()
+        guard var task = tasks.next() else { return }
+        try withStatement(
+            "INSERT OR REPLACE INTO tasks (id, queue, reference, attempt, payload, error) VALUES (?, ?, ?, ?, ?, ?)"
+        ) { statement in
+            while true {
+                sqlite3_bind_int64(statement, 1, Int64(bitPattern: task.id))
+                bindText(statement, 2, task.queue)
+                sqlite3_bind_int64(statement, 3, Int64(bitPattern: task.reference))
+                sqlite3_bind_int64(statement, 4, Int64(task.attempt))
+                bindBlob(statement, 5, task.payload)
+                bindOptionalText(statement, 6, task.error)
+                try step(statement)
+                guard let next = tasks.next() else { return }
+                task = next
+            }
+        }
+    }
+
+    /// Range deletes of single rows, then of the same ranges in chunks.
     private func delete(_ deletes: [TaskID], chunks: inout ChunkIndex) throws {
-        var done: [ChunkIndex.Done] = []
+        let runs = Self.runs(of: deletes)
         try withStatement("DELETE FROM tasks WHERE id BETWEEN ? AND ?") { statement in
-            for run in Self.runs(of: deletes) {
-                try step(statement, run)
-                done += chunks.markDone(run)
-            }
+            for run in runs { try step(statement, run) }
         }
+        try markDone(runs, chunks: &chunks)
+    }
+
+    /// Records `runs` done in the chunks holding them: new done ranges, and the rows (with
+    /// their done ranges) whose tasks are all done go.
+    private func markDone(_ runs: [ClosedRange<TaskID>], chunks: inout ChunkIndex) throws {
+        var done: [ChunkIndex.Done] = []
+        for run in runs { done += chunks.markDone(run) }
         guard !done.isEmpty else { return }
-        try withStatement("INSERT INTO chunk_done (first_id, last_id) VALUES (?, ?)") { statement in
-            for change in done where !change.emptied {
-                for piece in change.pieces { try step(statement, piece) }
-            }
-        }
-        try withStatement("DELETE FROM chunk_moves WHERE id BETWEEN ? AND ?") { statement in
-            for change in done where change.hasMoves {
-                for piece in change.emptied ? [change.chunk] : change.pieces { try step(statement, piece) }
+        if done.contains(where: { !$0.emptied }) {
+            try withStatement("INSERT INTO chunk_done (first_id, last_id) VALUES (?, ?)") { statement in
+                for change in done where !change.emptied {
+                    for piece in change.pieces { try step(statement, piece) }
+                }
             }
         }
         guard done.contains(where: \.emptied) else { return }
@@ -97,25 +117,58 @@ struct BatchStatements {
         }
     }
 
-    /// A single row changes its queue; a chunk's task gets a row in `chunk_moves` that
-    /// overrides what the chunk says.
+    /// A single row changes its queue; a chunk's task moves out of the chunk into a row of its
+    /// own (read from the chunk's blob, once per chunk), and is done in the chunk.
     private func move(_ moves: [(TaskID, CoalescedBatch.Move)], chunks: inout ChunkIndex) throws {
-        try withStatement("UPDATE tasks SET queue = ?, attempt = ?, error = ? WHERE id = ?") { update in
-            try withStatement("INSERT OR REPLACE INTO chunk_moves (id, queue, attempt, error) VALUES (?, ?, ?, ?)") {
-                override in
-                for (id, change) in moves {
-                    let inChunk = chunks.markMoved(id)
-                    let statement = inChunk ? override : update
-                    let (queueIndex, attemptIndex, errorIndex, idIndex): (Int32, Int32, Int32, Int32) =
-                        inChunk ? (2, 3, 4, 1) : (1, 2, 3, 4)
-                    bindText(statement, queueIndex, change.queue)
-                    sqlite3_bind_int64(statement, attemptIndex, Int64(change.attempt))
-                    bindOptionalText(statement, errorIndex, change.error)
-                    sqlite3_bind_int64(statement, idIndex, Int64(bitPattern: id))
-                    try step(statement)
+        var fromChunks: [TaskID: [(TaskID, CoalescedBatch.Move)]] = [:]  // by the chunk's first id
+        try withStatement("UPDATE tasks SET queue = ?, attempt = ?, error = ? WHERE id = ?") { statement in
+            for (id, change) in moves {
+                if let chunk = chunks.chunk(holding: id) {
+                    fromChunks[chunk, default: []].append((id, change))
+                    continue
                 }
+                bindText(statement, 1, change.queue)
+                sqlite3_bind_int64(statement, 2, Int64(change.attempt))
+                bindOptionalText(statement, 3, change.error)
+                sqlite3_bind_int64(statement, 4, Int64(bitPattern: id))
+                try step(statement)
             }
         }
+        guard !fromChunks.isEmpty else { return }
+        var moved: [StoredTask] = []
+        for (first, changes) in fromChunks {
+            let records = try chunkRecords(first: first)
+            for (id, change) in changes {
+                let record = records[Int(id - first)]
+                moved.append(
+                    StoredTask(
+                        id: id,
+                        queue: change.queue,
+                        reference: record.reference,
+                        attempt: change.attempt,
+                        payload: record.payload,
+                        error: change.error
+                    )
+                )
+            }
+        }
+        try insertRows(moved)
+        try markDone(Self.runs(of: moved.map(\.id)), chunks: &chunks)
+    }
+
+    /// The records of the chunk row starting at `first`.
+    private func chunkRecords(first: TaskID) throws -> [(id: TaskID, reference: TaskID, payload: ByteBuffer)] {
+        let row = try Row.fetchOne(
+            db,
+            sql: "SELECT count, tasks FROM chunks WHERE first_id = ?",
+            arguments: [Int64(bitPattern: first)]
+        )
+        guard let row, let blob = row[1] as Data?,
+            let records = ChunkRecords.decode(ByteBuffer(bytes: blob), firstID: first, count: row[0])
+        else {
+            throw StorageError(.cannotWrite, path: path, "the chunk of tasks from id \(first) is missing or damaged")
+        }
+        return records
     }
 
     /// `ids` as runs of consecutive ids: `[7, 3, 4, 5, 9]` → `3...5, 7...7, 9...9`. A range

@@ -4,8 +4,9 @@ import QueueBackend
 /// writer knows where a task's delete or move goes and when a chunk row can go.
 ///
 /// A put of many tasks is stored as one row (a chunk of consecutive ids) rather than a row per
-/// task; its tasks are done one by one, recorded as ranges of done ids, and the row is deleted
-/// once all of them are. Pure bookkeeping: the SQL is in ``BatchStatements``.
+/// task; its tasks are done one by one (or move out of it to a row of their own), recorded as
+/// ranges of done ids, and the row is deleted once all of them are. Pure bookkeeping: the SQL
+/// is in ``BatchStatements``.
 struct ChunkIndex: Sendable {
     struct Chunk: Sendable, Equatable {
         /// The ids it holds, all of them (done or not).
@@ -13,8 +14,6 @@ struct ChunkIndex: Sendable {
         /// Its done ids, as sorted, disjoint, non-adjacent ranges.
         var done: [ClosedRange<TaskID>] = []
         var doneCount: UInt64 = 0
-        /// Whether a task of it moved to another queue (a row in `chunk_moves`).
-        var hasMoves = false
 
         var size: UInt64 { ids.upperBound - ids.lowerBound + 1 }
         var isEmptied: Bool { doneCount == size }
@@ -26,9 +25,8 @@ struct ChunkIndex: Sendable {
         var chunk: ClosedRange<TaskID>
         /// The ids newly done (not done before), as ranges.
         var pieces: [ClosedRange<TaskID>]
-        /// All its tasks are done: the row, its done ranges and its moves can go.
+        /// All its tasks are done: the row and its done ranges can go.
         var emptied: Bool
-        var hasMoves: Bool
     }
 
     /// Sorted by first id; emptied chunks stay until they are half of the array (removing each
@@ -39,9 +37,10 @@ struct ChunkIndex: Sendable {
     /// How many chunks hold tasks not yet done.
     var liveCount: Int { chunks.count - emptiedCount }
 
-    /// Records a chunk row (written, or read back with what of it is done and moved).
-    mutating func add(_ ids: ClosedRange<TaskID>, done: [ClosedRange<TaskID>] = [], hasMoves: Bool = false) {
-        var chunk = Chunk(ids: ids, hasMoves: hasMoves)
+    /// Records a chunk row (written, or read back with what of it is done). Its ids must be
+    /// in no other chunk (``overlaps(_:)``).
+    mutating func add(_ ids: ClosedRange<TaskID>, done: [ClosedRange<TaskID>] = []) {
+        var chunk = Chunk(ids: ids)
         for range in done { _ = Self.subtractAndMerge(range.clamped(to: ids), into: &chunk) }
         // Chunks mostly arrive in id order; held-back results arrive a few commits late.
         var index = chunks.count
@@ -50,13 +49,22 @@ struct ChunkIndex: Sendable {
         if chunk.isEmptied { emptiedCount += 1 }
     }
 
-    /// Whether `id` is a task of a chunk, not done; if so, marks the chunk as having moves.
-    mutating func markMoved(_ id: TaskID) -> Bool {
+    /// The first id of the chunk holding `id`, not done, if any.
+    func chunk(holding id: TaskID) -> TaskID? {
         guard let index = index(containing: id), !chunks[index].isEmptied,
             !chunks[index].done.contains(where: { $0.contains(id) })
-        else { return false }
-        chunks[index].hasMoves = true
-        return true
+        else { return nil }
+        return chunks[index].ids.lowerBound
+    }
+
+    /// Whether a chunk with tasks not done holds any of `ids`.
+    func overlaps(_ ids: ClosedRange<TaskID>) -> Bool {
+        var index = self.index(atOrBefore: ids.lowerBound) ?? 0
+        while index < chunks.count, chunks[index].ids.lowerBound <= ids.upperBound {
+            if !chunks[index].isEmptied, chunks[index].ids.overlaps(ids) { return true }
+            index += 1
+        }
+        return false
     }
 
     /// Marks `range` done in every chunk it meets; returns what changed, chunk by chunk.
@@ -74,7 +82,7 @@ struct ChunkIndex: Sendable {
                 emptiedCount += 1
                 chunks[index].done = []  // no longer needed
             }
-            changes.append(Done(chunk: chunk.ids, pieces: pieces, emptied: emptied, hasMoves: chunk.hasMoves))
+            changes.append(Done(chunk: chunk.ids, pieces: pieces, emptied: emptied))
         }
         if emptiedCount > 64, emptiedCount * 2 > chunks.count {
             chunks.removeAll { $0.isEmptied }

@@ -28,8 +28,7 @@ enum ChunkRecords {
     static func decode(
         _ blob: ByteBuffer,
         firstID: TaskID,
-        count: Int,
-        queue: String
+        count: Int
     ) -> [(id: TaskID, reference: TaskID, payload: ByteBuffer)]? {
         var blob = blob
         var tasks: [(id: TaskID, reference: TaskID, payload: ByteBuffer)] = []

@@ -55,17 +55,14 @@ public final class SQLiteTaskStore: Sendable {
                         CREATE TABLE IF NOT EXISTS chunk_done (
                             first_id INTEGER PRIMARY KEY,
                             last_id INTEGER NOT NULL
-                        );
-                        CREATE TABLE IF NOT EXISTS chunk_moves (
-                            id INTEGER PRIMARY KEY,
-                            queue TEXT NOT NULL,
-                            attempt INTEGER NOT NULL,
-                            error TEXT
                         )
                         """
                 )
             }
+            try database.write { db in try Self.rewritePartlyDoneChunks(db, path: path) }
             chunks = Mutex(try database.read(Self.readChunkIndex))
+        } catch let error as StorageError {
+            throw error
         } catch {
             throw StorageError(
                 .cannotOpen,
@@ -111,50 +108,21 @@ public final class SQLiteTaskStore: Sendable {
         }
     }
 
-    /// The tasks of the chunk rows not done, with their moves applied.
+    /// The tasks of the chunk rows not done.
     private func chunkTasks(_ db: Database) throws -> [StoredTask] {
-        var moves: [TaskID: (queue: String, attempt: UInt32, error: String?)] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT id, queue, attempt, error FROM chunk_moves") {
-            let id: Int64 = row[0]
-            let attempt: Int64 = row[2]
-            moves[TaskID(bitPattern: id)] = (row[1], UInt32(clamping: attempt), row[3])
-        }
         let done = try Self.doneRanges(db)
-        var doneIndex = 0
         var tasks: [StoredTask] = []
-        let rows = try Row.fetchCursor(db, sql: "SELECT first_id, count, queue, tasks FROM chunks ORDER BY first_id")
+        let rows = try Row.fetchCursor(db, sql: "SELECT first_id, count, queue, tasks FROM chunks")
         while let row = try rows.next() {
-            let first: Int64 = row[0]
-            let count: Int = row[1]
-            let queue: String = row[2]
-            let blob: Data = row[3]
-            guard count > 0,
-                let records = ChunkRecords.decode(
-                    ByteBuffer(bytes: blob),
-                    firstID: TaskID(bitPattern: first),
-                    count: count,
-                    queue: queue
-                )
-            else {
-                throw StorageError(
-                    .cannotRead,
-                    path: path,
-                    "the chunk of tasks from id \(first) is damaged; restore the data directory from a backup"
-                )
-            }
-            for record in records {
-                // Done ranges and chunks are both in id order: one walk through each.
-                while doneIndex < done.count, done[doneIndex].upperBound < record.id { doneIndex += 1 }
-                if doneIndex < done.count, done[doneIndex].contains(record.id) { continue }
-                let move = moves[record.id]
+            let (_, queue, records) = try Self.decodeChunk(row, path: path)
+            for record in records where !done.containsInSorted(record.id) {
                 tasks.append(
                     StoredTask(
                         id: record.id,
-                        queue: move?.queue ?? queue,
+                        queue: queue,
                         reference: record.reference,
-                        attempt: move?.attempt ?? 0,
-                        payload: record.payload,
-                        error: move?.error
+                        attempt: 0,
+                        payload: record.payload
                     )
                 )
             }
@@ -162,36 +130,73 @@ public final class SQLiteTaskStore: Sendable {
         return tasks
     }
 
-    /// The done ranges of chunks, in id order.
+    /// A chunk row (`first_id, count, queue, tasks`) decoded.
+    private static func decodeChunk(
+        _ row: Row,
+        path: String
+    ) throws -> (first: TaskID, queue: String, records: [(id: TaskID, reference: TaskID, payload: ByteBuffer)]) {
+        let first = TaskID(bitPattern: row[0] as Int64)
+        let count: Int = row[1]
+        let queue: String = row[2]
+        let blob: Data = row[3]
+        guard count > 0, let records = ChunkRecords.decode(ByteBuffer(bytes: blob), firstID: first, count: count)
+        else {
+            throw StorageError(
+                .cannotRead,
+                path: path,
+                "the chunk of tasks from id \(first) is damaged; restore the data directory from a backup"
+            )
+        }
+        return (first, queue, records)
+    }
+
+    /// The done ranges of chunks, in (unsigned) id order.
     private static func doneRanges(_ db: Database) throws -> [ClosedRange<TaskID>] {
-        try Row.fetchAll(db, sql: "SELECT first_id, last_id FROM chunk_done ORDER BY first_id").compactMap { row in
+        try Row.fetchAll(db, sql: "SELECT first_id, last_id FROM chunk_done").compactMap { row in
             let first = TaskID(bitPattern: row[0] as Int64)
             let last = TaskID(bitPattern: row[1] as Int64)
             return first <= last ? first...last : nil
-        }
+        }.sorted { $0.lowerBound < $1.lowerBound }
     }
 
-    /// The chunk rows, what of them is done, and which have moves.
-    private static func readChunkIndex(_ db: Database) throws -> ChunkIndex {
+    /// Opening: the tasks of chunks that are partly done become rows of their own, and those
+    /// chunks go. Then every id stored is a live task's, and the engine, which starts after
+    /// the largest id it restores, never hands out an id a chunk still covers.
+    private static func rewritePartlyDoneChunks(_ db: Database, path: String) throws {
         let done = try doneRanges(db)
-        let moved = try Int64.fetchAll(db, sql: "SELECT id FROM chunk_moves ORDER BY id").map { TaskID(bitPattern: $0) }
-        var index = ChunkIndex()
-        var doneIndex = 0
-        var movedIndex = 0
-        for row in try Row.fetchAll(db, sql: "SELECT first_id, count FROM chunks ORDER BY first_id") {
-            let first = TaskID(bitPattern: row[0] as Int64)
-            let count: Int64 = row[1]
-            guard count > 0 else { continue }
-            let ids = first...(first &+ TaskID(count - 1))
-            while doneIndex < done.count, done[doneIndex].upperBound < first { doneIndex += 1 }
-            var chunkDone: [ClosedRange<TaskID>] = []
-            while doneIndex < done.count, done[doneIndex].lowerBound <= ids.upperBound {
-                chunkDone.append(done[doneIndex])
-                doneIndex += 1
+        guard !done.isEmpty else { return }
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT first_id, count, queue, tasks FROM chunks c
+                WHERE EXISTS (SELECT 1 FROM chunk_done d WHERE d.first_id BETWEEN c.first_id AND c.first_id + c.count - 1)
+                """
+        )
+        for row in rows {
+            let (first, queue, records) = try decodeChunk(row, path: path)
+            for record in records where !done.containsInSorted(record.id) {
+                try db.execute(
+                    sql:
+                        "INSERT OR REPLACE INTO tasks (id, queue, reference, attempt, payload, error) VALUES (?, ?, ?, 0, ?, NULL)",
+                    arguments: [
+                        Int64(bitPattern: record.id), queue, Int64(bitPattern: record.reference),
+                        Data(record.payload.readableBytesView),
+                    ]
+                )
             }
-            while movedIndex < moved.count, moved[movedIndex] < first { movedIndex += 1 }
-            let hasMoves = movedIndex < moved.count && moved[movedIndex] <= ids.upperBound
-            index.add(ids, done: chunkDone, hasMoves: hasMoves)
+            try db.execute(sql: "DELETE FROM chunks WHERE first_id = ?", arguments: [Int64(bitPattern: first)])
+        }
+        try db.execute(sql: "DELETE FROM chunk_done")
+    }
+
+    /// The chunk rows (after ``rewritePartlyDoneChunks(_:path:)``: none of their tasks done).
+    private static func readChunkIndex(_ db: Database) throws -> ChunkIndex {
+        var index = ChunkIndex()
+        let rows = try Row.fetchAll(db, sql: "SELECT first_id, count FROM chunks").map { row in
+            (first: TaskID(bitPattern: row[0] as Int64), count: row[1] as Int64)
+        }
+        for row in rows.sorted(by: { $0.first < $1.first }) where row.count > 0 {
+            index.add(row.first...(row.first &+ TaskID(row.count - 1)))
         }
         return index
     }
@@ -207,7 +212,7 @@ public final class SQLiteTaskStore: Sendable {
         try chunks.withLock { chunks in
             try database.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
-                    try BatchStatements(db).run(batch, chunks: &chunks)
+                    try BatchStatements(db, path: path).run(batch, chunks: &chunks)
                     return .commit
                 }
             }

@@ -12,12 +12,12 @@ import Testing
         let done = index.markDone(15...24)
         #expect(
             done == [
-                .init(chunk: 10...19, pieces: [15...19], emptied: false, hasMoves: false),
-                .init(chunk: 20...29, pieces: [20...24], emptied: false, hasMoves: false),
+                .init(chunk: 10...19, pieces: [15...19], emptied: false),
+                .init(chunk: 20...29, pieces: [20...24], emptied: false),
             ]
         )
         let rest = index.markDone(10...14)
-        #expect(rest == [.init(chunk: 10...19, pieces: [10...14], emptied: true, hasMoves: false)])
+        #expect(rest == [.init(chunk: 10...19, pieces: [10...14], emptied: true)])
         #expect(index.liveCount == 1)
     }
 
@@ -27,11 +27,11 @@ import Testing
         _ = index.markDone(3...4)
         _ = index.markDone(7...7)
         let first = index.markDone(1...8)
-        #expect(first == [.init(chunk: 1...10, pieces: [1...2, 5...6, 8...8], emptied: false, hasMoves: false)])
+        #expect(first == [.init(chunk: 1...10, pieces: [1...2, 5...6, 8...8], emptied: false)])
         let again = index.markDone(2...6)
         #expect(again == [])
         let last = index.markDone(9...10)
-        #expect(last == [.init(chunk: 1...10, pieces: [9...10], emptied: true, hasMoves: false)])
+        #expect(last == [.init(chunk: 1...10, pieces: [9...10], emptied: true)])
         let afterwards = index.markDone(1...10)
         #expect(afterwards == [], "an emptied chunk reports nothing more")
     }
@@ -41,21 +41,28 @@ import Testing
         index.add(10...12)
         let before = index.markDone(1...9)
         let after = index.markDone(13...20)
-        let moved = [index.markMoved(9), index.markMoved(13)]
-        #expect(before == [] && after == [] && moved == [false, false])
+        #expect(before == [] && after == [])
+        #expect(index.chunk(holding: 9) == nil && index.chunk(holding: 13) == nil)
         #expect(index.all.map(\.doneCount) == [0])
     }
 
-    @Test func aMoveIsRememberedUntilTheChunkIsDone() {
+    @Test func aTaskIsHeldByItsChunkUntilItIsDone() {
         var index = ChunkIndex()
         index.add(1...4)
-        let moved = index.markMoved(2)
-        #expect(moved)
+        #expect(index.chunk(holding: 2) == 1 && index.chunk(holding: 4) == 1)
         _ = index.markDone(2...2)
-        let movedAgain = index.markMoved(2)
-        #expect(!movedAgain, "a done task is in no chunk any more")
-        let done = index.markDone(1...4)
-        #expect(done == [.init(chunk: 1...4, pieces: [1...1, 3...4], emptied: true, hasMoves: true)])
+        #expect(index.chunk(holding: 2) == nil, "a done task is in no chunk any more")
+        #expect(index.chunk(holding: 3) == 1)
+    }
+
+    @Test func overlapsSeesOnlyChunksWithTasksNotDone() {
+        var index = ChunkIndex()
+        index.add(1...4)
+        index.add(10...12)
+        #expect(index.overlaps(4...5) && index.overlaps(0...1) && index.overlaps(11...11) && index.overlaps(0...100))
+        #expect(!index.overlaps(5...9) && !index.overlaps(13...20))
+        _ = index.markDone(10...12)
+        #expect(!index.overlaps(10...12), "an emptied chunk holds nothing")
     }
 
     @Test func chunksAddedOutOfOrderAreFoundAndReadBackDoneRangesCount() {

@@ -21,7 +21,7 @@ import Testing
         let tasks = [task(5, bytes: 3), task(6, bytes: 0), task(7, bytes: 300)]
         var bytes: [UInt8] = []
         ChunkRecords.encode(tasks[...], into: &bytes)
-        let decoded = try #require(ChunkRecords.decode(ByteBuffer(bytes: bytes), firstID: 5, count: 3, queue: "q"))
+        let decoded = try #require(ChunkRecords.decode(ByteBuffer(bytes: bytes), firstID: 5, count: 3))
         #expect(decoded.map(\.id) == [5, 6, 7])
         #expect(decoded.map(\.reference) == [35, 42, 49])
         #expect(decoded.map(\.payload) == tasks.map(\.payload))
@@ -30,9 +30,9 @@ import Testing
     @Test func aBlobOfTheWrongSizeIsRefused() {
         var bytes: [UInt8] = []
         ChunkRecords.encode([task(1), task(2)][...], into: &bytes)
-        #expect(ChunkRecords.decode(ByteBuffer(bytes: bytes.dropLast()), firstID: 1, count: 2, queue: "q") == nil)
-        #expect(ChunkRecords.decode(ByteBuffer(bytes: bytes + [0]), firstID: 1, count: 2, queue: "q") == nil)
-        #expect(ChunkRecords.decode(ByteBuffer(bytes: bytes), firstID: 1, count: 3, queue: "q") == nil)
+        #expect(ChunkRecords.decode(ByteBuffer(bytes: bytes.dropLast()), firstID: 1, count: 2) == nil)
+        #expect(ChunkRecords.decode(ByteBuffer(bytes: bytes + [0]), firstID: 1, count: 2) == nil)
+        #expect(ChunkRecords.decode(ByteBuffer(bytes: bytes), firstID: 1, count: 3) == nil)
     }
 
     @Test func runsBreakAtGapsQueuesRetriesAndTheSizeLimits() {

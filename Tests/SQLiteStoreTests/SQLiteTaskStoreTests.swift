@@ -20,11 +20,17 @@ struct JournaledBackend {
         policy: SyncPolicy,
         defersCompletions: Bool = false,
         limits: QueueLimits = QueueLimits(),
-        startWriter: Bool = true
+        startWriter: Bool = true,
+        restores: Bool = false
     ) throws {
         store = try SQLiteTaskStore(directory: directory, syncPolicy: policy)
         let journal = Journal(defersCompletions: defersCompletions)
-        backend = try MemoryBackend(limits: limits, journal: journal, waitsForDurability: policy != .off)
+        backend = try MemoryBackend(
+            limits: limits,
+            journal: journal,
+            waitsForDurability: policy != .off,
+            restoring: restores ? try store.loadAll() : []
+        )
         let writer = StoreWriter(store: store, journal: journal, logger: Logger(label: "test"))
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: writer)], logger: Logger(label: "test"))
@@ -142,6 +148,28 @@ struct JournaledBackend {
         let dead = try #require(tasks.first { $0.queue == "task.dead" })
         #expect(dead.attempt == 1 && first(dead.payload) == 7)
         #expect(dead.error?.contains("disconnected") == true)
+    }
+
+    /// A put's tasks are one chunk row; after a restart the engine hands out again the ids of
+    /// its done tasks, which must not be taken for the old chunk's.
+    @Test func tasksPutAfterARestartOverIdsOfAPartlyDoneChunkAreKept() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let before = try JournaledBackend(directory: directory, policy: .batch)
+        let ids = try await before.backend.put((1...10).map { NewTask(payload: [UInt8($0)]) }, into: "task")
+        let got = try await before.backend.get(from: "task", maxItems: 10, consumer: 1)
+        // All but the first done; the first stays leased.
+        try await before.backend.ack(Array(got.map(\.id).dropFirst()), in: "task", consumer: 1)
+        try await before.stop()
+
+        let second = try JournaledBackend(directory: directory, policy: .batch, restores: true)
+        let again = try await second.backend.put((1...10).map { NewTask(payload: [UInt8(100 + $0)]) }, into: "task")
+        #expect(Set(again).intersection(ids).isEmpty == false, "the test needs ids handed out again")
+        try await second.stop()
+
+        let tasks = try SQLiteTaskStore(directory: directory, syncPolicy: .batch).loadAll()
+        #expect(tasks.map(\.id) == [ids[0]] + again)
+        #expect(tasks.map { first($0.payload) } == [1] + (101...110).map { UInt8($0) })
     }
 
     @Test func anUnwritableDirectoryIsAClearError() {
