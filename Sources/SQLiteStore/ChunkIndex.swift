@@ -41,7 +41,9 @@ struct ChunkIndex: Sendable {
     /// in no other chunk (``overlaps(_:)``).
     mutating func add(_ ids: ClosedRange<TaskID>, done: [ClosedRange<TaskID>] = []) {
         var chunk = Chunk(ids: ids)
-        for range in done { _ = Self.subtractAndMerge(range.clamped(to: ids), into: &chunk) }
+        for range in done where range.overlaps(ids) {
+            _ = Self.subtractAndMerge(range.clamped(to: ids), into: &chunk)
+        }
         // Chunks mostly arrive in id order; held-back results arrive a few commits late.
         var index = chunks.count
         while index > 0, chunks[index - 1].ids.lowerBound > ids.lowerBound { index -= 1 }
@@ -110,38 +112,47 @@ struct ChunkIndex: Sendable {
     }
 
     /// Adds `range` (within the chunk) to its done ranges; returns the parts that were not done.
+    /// Logarithmic in the chunk's done ranges, plus the ones `range` meets.
     private static func subtractAndMerge(_ range: ClosedRange<TaskID>, into chunk: inout Chunk) -> [ClosedRange<TaskID>]
     {
+        let (lower, upper) = (range.lowerBound, range.upperBound)
         var pieces: [ClosedRange<TaskID>] = []
-        var next = range.lowerBound  // the first id of `range` not yet accounted for
+        var next = lower  // the first id of `range` not yet accounted for
         var finished = false
-        for done in chunk.done where !finished && done.upperBound >= next {
-            if done.lowerBound > range.upperBound { break }
+        var index = firstIndex(in: chunk.done, endingAtOrAfter: lower)
+        while index < chunk.done.count, chunk.done[index].lowerBound <= upper {
+            let done = chunk.done[index]
             if done.lowerBound > next { pieces.append(next...(done.lowerBound - 1)) }
-            if done.upperBound >= range.upperBound {
+            if done.upperBound >= upper {
                 finished = true
-            } else {
-                next = done.upperBound + 1
+                break
             }
+            next = done.upperBound + 1
+            index += 1
         }
-        if !finished { pieces.append(next...range.upperBound) }
+        if !finished { pieces.append(next...upper) }
         guard !pieces.isEmpty else { return [] }
         chunk.doneCount += pieces.reduce(0) { $0 + ($1.upperBound - $1.lowerBound + 1) }
-        chunk.done = merged(chunk.done + pieces)
+        // The done ranges that overlap `range` or touch it become one.
+        let first = firstIndex(in: chunk.done, endingAtOrAfter: lower == 0 ? 0 : lower - 1)
+        var end = first
+        var joined = range
+        while end < chunk.done.count, upper == .max || chunk.done[end].lowerBound <= upper + 1 {
+            joined =
+                min(joined.lowerBound, chunk.done[end].lowerBound)...max(joined.upperBound, chunk.done[end].upperBound)
+            end += 1
+        }
+        chunk.done.replaceSubrange(first..<end, with: CollectionOfOne(joined))
         return pieces
     }
 
-    /// Disjoint ranges sorted and with neighbours joined.
-    private static func merged(_ ranges: [ClosedRange<TaskID>]) -> [ClosedRange<TaskID>] {
-        var result: [ClosedRange<TaskID>] = []
-        result.reserveCapacity(ranges.count)
-        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = result.last, last.upperBound != .max, last.upperBound + 1 >= range.lowerBound {
-                result[result.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
-            } else {
-                result.append(range)
-            }
+    /// The index of the first of `ranges` (sorted, disjoint) whose last id is at least `id`.
+    private static func firstIndex(in ranges: [ClosedRange<TaskID>], endingAtOrAfter id: TaskID) -> Int {
+        var (low, high) = (0, ranges.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if ranges[middle].upperBound < id { low = middle + 1 } else { high = middle }
         }
-        return result
+        return low
     }
 }

@@ -28,6 +28,7 @@ import Testing
         _ = index.markDone(7...7)
         let first = index.markDone(1...8)
         #expect(first == [.init(chunk: 1...10, pieces: [1...2, 5...6, 8...8], emptied: false)])
+        #expect(index.all[0].done == [1...8], "done ranges that meet are joined")
         let again = index.markDone(2...6)
         #expect(again == [])
         let last = index.markDone(9...10)
@@ -68,7 +69,7 @@ import Testing
     @Test func chunksAddedOutOfOrderAreFoundAndReadBackDoneRangesCount() {
         var index = ChunkIndex()
         index.add(100...109)
-        index.add(50...59, done: [50...54, 58...70])  // read back: clamped to the chunk
+        index.add(50...59, done: [40...45, 50...54, 58...70])  // clamped to the chunk; 40...45 not in it
         index.add(0...9)
         #expect(index.all.map(\.ids) == [0...9, 50...59, 100...109])
         #expect(index.all[1].doneCount == 7)
