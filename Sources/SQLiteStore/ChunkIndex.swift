@@ -44,17 +44,19 @@ struct ChunkIndex: Sendable {
         for range in done where range.overlaps(ids) {
             _ = Self.subtractAndMerge(range.clamped(to: ids), into: &chunk)
         }
-        // Chunks mostly arrive in id order; held-back results arrive a few commits late.
-        var index = chunks.count
-        while index > 0, chunks[index - 1].ids.lowerBound > ids.lowerBound { index -= 1 }
-        chunks.insert(chunk, at: index)
+        // Chunks mostly arrive in id order (appended); held-back results a few commits late.
+        if let last = chunks.last, last.ids.lowerBound > ids.lowerBound {
+            chunks.insert(chunk, at: (index(atOrBefore: ids.lowerBound) ?? -1) + 1)
+        } else {
+            chunks.append(chunk)
+        }
         if chunk.isEmptied { emptiedCount += 1 }
     }
 
     /// The first id of the chunk holding `id`, not done, if any.
     func chunk(holding id: TaskID) -> TaskID? {
         guard let index = index(containing: id), !chunks[index].isEmptied,
-            !chunks[index].done.contains(where: { $0.contains(id) })
+            !chunks[index].done.containsInSorted(id)
         else { return nil }
         return chunks[index].ids.lowerBound
     }

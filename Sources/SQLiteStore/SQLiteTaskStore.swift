@@ -17,6 +17,9 @@ public final class SQLiteTaskStore: Sendable {
     public let path: String
     public let syncPolicy: SyncPolicy
     let database: DatabaseQueue
+    /// The layout of the tables, kept in SQLite's `user_version`: 0 (never set), `tasks` only;
+    /// 1, with chunks. A store of a later format is not opened: its tasks could be misread.
+    static let formatVersion = 1
     /// Where the chunk rows' tasks are; changed only by ``write(_:)`` (the writer's thread).
     private let chunks: Mutex<ChunkIndex>
 
@@ -59,7 +62,18 @@ public final class SQLiteTaskStore: Sendable {
                         """
                 )
             }
-            try database.write { db in try Self.rewritePartlyDoneChunks(db, path: path) }
+            try database.write { db in
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                guard version <= Self.formatVersion else {
+                    throw StorageError(
+                        .cannotOpen,
+                        path: path,
+                        "the data directory was written by a newer task-master (format \(version); this one reads up to \(Self.formatVersion)): run that version or a later one"
+                    )
+                }
+                try db.execute(sql: "PRAGMA user_version = \(Self.formatVersion)")
+                try Self.rewritePartlyDoneChunks(db, path: path)
+            }
             chunks = Mutex(try database.read(Self.readChunkIndex))
         } catch let error as StorageError {
             throw error
@@ -165,26 +179,34 @@ public final class SQLiteTaskStore: Sendable {
     private static func rewritePartlyDoneChunks(_ db: Database, path: String) throws {
         let done = try doneRanges(db)
         guard !done.isEmpty else { return }
-        let rows = try Row.fetchAll(
+        let partlyDone = try Int64.fetchAll(
             db,
             sql: """
-                SELECT first_id, count, queue, tasks FROM chunks c
-                WHERE EXISTS (SELECT 1 FROM chunk_done d WHERE d.first_id BETWEEN c.first_id AND c.first_id + c.count - 1)
+                SELECT first_id FROM chunks c WHERE EXISTS (
+                    SELECT 1 FROM chunk_done d WHERE d.first_id BETWEEN c.first_id AND c.first_id + (c.count - 1)
+                )
                 """
         )
-        for row in rows {
-            let (first, queue, records) = try decodeChunk(row, path: path)
-            for record in records where !done.containsInSorted(record.id) {
-                try db.execute(
-                    sql:
-                        "INSERT OR REPLACE INTO tasks (id, queue, reference, attempt, payload, error) VALUES (?, ?, ?, 0, ?, NULL)",
-                    arguments: [
-                        Int64(bitPattern: record.id), queue, Int64(bitPattern: record.reference),
-                        Data(record.payload.readableBytesView),
-                    ]
+        let insert = try db.makeStatement(
+            sql:
+                "INSERT OR REPLACE INTO tasks (id, queue, reference, attempt, payload, error) VALUES (?, ?, ?, 0, ?, NULL)"
+        )
+        for first in partlyDone {  // one chunk in memory at a time
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT first_id, count, queue, tasks FROM chunks WHERE first_id = ?",
+                    arguments: [first]
                 )
+            else { continue }
+            let (_, queue, records) = try decodeChunk(row, path: path)
+            for record in records where !done.containsInSorted(record.id) {
+                try insert.execute(arguments: [
+                    Int64(bitPattern: record.id), queue, Int64(bitPattern: record.reference),
+                    Data(record.payload.readableBytesView),
+                ])
             }
-            try db.execute(sql: "DELETE FROM chunks WHERE first_id = ?", arguments: [Int64(bitPattern: first)])
+            try db.execute(sql: "DELETE FROM chunks WHERE first_id = ?", arguments: [first])
         }
         try db.execute(sql: "DELETE FROM chunk_done")
     }

@@ -123,6 +123,19 @@ import Testing
         #expect(try store.loadAll().map(\.id) == [1, 4, 5])
     }
 
+    @Test func aStoreOfALaterFormatIsNotOpened() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteTaskStore(directory: directory, syncPolicy: .off)
+        #expect(try store.database.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") } == 1)
+        try store.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 7") }
+        #expect {
+            try SQLiteTaskStore(directory: directory, syncPolicy: .off)
+        } throws: { error in
+            (error as? StorageError)?.code == .cannotOpen && "\(error)".contains("newer task-master (format 7")
+        }
+    }
+
     @Test func aDamagedChunkIsAClearReadError() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
