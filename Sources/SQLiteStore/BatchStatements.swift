@@ -160,15 +160,13 @@ struct BatchStatements {
     private func chunkRecords(first: TaskID) throws -> [(id: TaskID, reference: TaskID, payload: ByteBuffer)] {
         let row = try Row.fetchOne(
             db,
-            sql: "SELECT count, tasks FROM chunks WHERE first_id = ?",
+            sql: "SELECT first_id, count, queue, tasks FROM chunks WHERE first_id = ?",
             arguments: [Int64(bitPattern: first)]
         )
-        guard let row, let blob = row[1] as Data?,
-            let records = ChunkRecords.decode(ByteBuffer(bytes: blob), firstID: first, count: row[0])
-        else {
-            throw StorageError(.cannotWrite, path: path, "the chunk of tasks from id \(first) is missing or damaged")
+        guard let row else {
+            throw StorageError(.cannotWrite, path: path, "the chunk of tasks from id \(first) is missing")
         }
-        return records
+        return try SQLiteTaskStore.decodeChunk(row, path: path).records
     }
 
     /// `ids` as runs of consecutive ids: `[7, 3, 4, 5, 9]` → `3...5, 7...7, 9...9`. A range

@@ -37,20 +37,16 @@ struct ChunkIndex: Sendable {
     /// How many chunks hold tasks not yet done.
     var liveCount: Int { chunks.count - emptiedCount }
 
-    /// Records a chunk row (written, or read back with what of it is done). Its ids must be
-    /// in no other chunk (``overlaps(_:)``).
-    mutating func add(_ ids: ClosedRange<TaskID>, done: [ClosedRange<TaskID>] = []) {
-        var chunk = Chunk(ids: ids)
-        for range in done where range.overlaps(ids) {
-            _ = Self.subtractAndMerge(range.clamped(to: ids), into: &chunk)
-        }
+    /// Records a chunk row, none of its tasks done (written, or read back). Its ids must be in
+    /// no other chunk (``overlaps(_:)``).
+    mutating func add(_ ids: ClosedRange<TaskID>) {
+        let chunk = Chunk(ids: ids)
         // Chunks mostly arrive in id order (appended); held-back results a few commits late.
         if let last = chunks.last, last.ids.lowerBound > ids.lowerBound {
             chunks.insert(chunk, at: (index(atOrBefore: ids.lowerBound) ?? -1) + 1)
         } else {
             chunks.append(chunk)
         }
-        if chunk.isEmptied { emptiedCount += 1 }
     }
 
     /// The first id of the chunk holding `id`, not done, if any.

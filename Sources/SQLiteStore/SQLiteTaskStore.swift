@@ -39,6 +39,14 @@ public final class SQLiteTaskStore: Sendable {
             }
             database = try DatabaseQueue(path: path, configuration: configuration)
             try database.write { db in
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                guard version <= Self.formatVersion else {
+                    throw StorageError(
+                        .cannotOpen,
+                        path: path,
+                        "the data directory was written by a newer task-master (format \(version); this one reads up to \(Self.formatVersion)): run that version or a later one"
+                    )
+                }
                 try db.execute(
                     sql: """
                         CREATE TABLE IF NOT EXISTS tasks (
@@ -61,16 +69,6 @@ public final class SQLiteTaskStore: Sendable {
                         )
                         """
                 )
-            }
-            try database.write { db in
-                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-                guard version <= Self.formatVersion else {
-                    throw StorageError(
-                        .cannotOpen,
-                        path: path,
-                        "the data directory was written by a newer task-master (format \(version); this one reads up to \(Self.formatVersion)): run that version or a later one"
-                    )
-                }
                 try db.execute(sql: "PRAGMA user_version = \(Self.formatVersion)")
                 try Self.rewritePartlyDoneChunks(db, path: path)
             }
@@ -128,7 +126,7 @@ public final class SQLiteTaskStore: Sendable {
         var tasks: [StoredTask] = []
         let rows = try Row.fetchCursor(db, sql: "SELECT first_id, count, queue, tasks FROM chunks")
         while let row = try rows.next() {
-            let (_, queue, records) = try Self.decodeChunk(row, path: path)
+            let (queue, records) = try Self.decodeChunk(row, path: path)
             for record in records where !done.containsInSorted(record.id) {
                 tasks.append(
                     StoredTask(
@@ -144,11 +142,11 @@ public final class SQLiteTaskStore: Sendable {
         return tasks
     }
 
-    /// A chunk row (`first_id, count, queue, tasks`) decoded.
-    private static func decodeChunk(
+    /// A chunk row (`first_id, count, queue, tasks`) decoded: its queue and its tasks.
+    static func decodeChunk(
         _ row: Row,
         path: String
-    ) throws -> (first: TaskID, queue: String, records: [(id: TaskID, reference: TaskID, payload: ByteBuffer)]) {
+    ) throws -> (queue: String, records: [(id: TaskID, reference: TaskID, payload: ByteBuffer)]) {
         let first = TaskID(bitPattern: row[0] as Int64)
         let count: Int = row[1]
         let queue: String = row[2]
@@ -161,7 +159,7 @@ public final class SQLiteTaskStore: Sendable {
                 "the chunk of tasks from id \(first) is damaged; restore the data directory from a backup"
             )
         }
-        return (first, queue, records)
+        return (queue, records)
     }
 
     /// The done ranges of chunks, in (unsigned) id order.
@@ -199,7 +197,7 @@ public final class SQLiteTaskStore: Sendable {
                     arguments: [first]
                 )
             else { continue }
-            let (_, queue, records) = try decodeChunk(row, path: path)
+            let (queue, records) = try decodeChunk(row, path: path)
             for record in records where !done.containsInSorted(record.id) {
                 try insert.execute(arguments: [
                     Int64(bitPattern: record.id), queue, Int64(bitPattern: record.reference),
