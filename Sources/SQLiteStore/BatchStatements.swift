@@ -157,7 +157,7 @@ struct BatchStatements {
     }
 
     /// The records of the chunk row starting at `first`.
-    private func chunkRecords(first: TaskID) throws -> [(id: TaskID, reference: TaskID, payload: ByteBuffer)] {
+    private func chunkRecords(first: TaskID) throws -> [ChunkRecords.Record] {
         let row = try Row.fetchOne(
             db,
             sql: "SELECT first_id, count, queue, tasks FROM chunks WHERE first_id = ?",

@@ -117,7 +117,7 @@ struct ChunkIndex: Sendable {
         var pieces: [ClosedRange<TaskID>] = []
         var next = lower  // the first id of `range` not yet accounted for
         var finished = false
-        var index = firstIndex(in: chunk.done, endingAtOrAfter: lower)
+        var index = chunk.done.firstIndex(endingAtOrAfter: lower)
         while index < chunk.done.count, chunk.done[index].lowerBound <= upper {
             let done = chunk.done[index]
             if done.lowerBound > next { pieces.append(next...(done.lowerBound - 1)) }
@@ -132,7 +132,7 @@ struct ChunkIndex: Sendable {
         guard !pieces.isEmpty else { return [] }
         chunk.doneCount += pieces.reduce(0) { $0 + ($1.upperBound - $1.lowerBound + 1) }
         // The done ranges that overlap `range` or touch it become one.
-        let first = firstIndex(in: chunk.done, endingAtOrAfter: lower == 0 ? 0 : lower - 1)
+        let first = chunk.done.firstIndex(endingAtOrAfter: lower == 0 ? 0 : lower - 1)
         var end = first
         var joined = range
         while end < chunk.done.count, upper == .max || chunk.done[end].lowerBound <= upper + 1 {
@@ -142,15 +142,5 @@ struct ChunkIndex: Sendable {
         }
         chunk.done.replaceSubrange(first..<end, with: CollectionOfOne(joined))
         return pieces
-    }
-
-    /// The index of the first of `ranges` (sorted, disjoint) whose last id is at least `id`.
-    private static func firstIndex(in ranges: [ClosedRange<TaskID>], endingAtOrAfter id: TaskID) -> Int {
-        var (low, high) = (0, ranges.count)
-        while low < high {
-            let middle = (low + high) / 2
-            if ranges[middle].upperBound < id { low = middle + 1 } else { high = middle }
-        }
-        return low
     }
 }

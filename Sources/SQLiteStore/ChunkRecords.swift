@@ -12,6 +12,10 @@ enum ChunkRecords {
 
     static let headerSize = 12
 
+    /// One task of a chunk as stored: its id (the chunk's first id plus its place), reference
+    /// and payload.
+    typealias Record = (id: TaskID, reference: TaskID, payload: ByteBuffer)
+
     /// Encodes `tasks` (consecutive ids, one queue) into `bytes`, replacing what it held.
     static func encode(_ tasks: ArraySlice<StoredTask>, into bytes: inout [UInt8]) {
         bytes.removeAll(keepingCapacity: true)
@@ -29,9 +33,9 @@ enum ChunkRecords {
         _ blob: ByteBuffer,
         firstID: TaskID,
         count: Int
-    ) -> [(id: TaskID, reference: TaskID, payload: ByteBuffer)]? {
+    ) -> [Record]? {
         var blob = blob
-        var tasks: [(id: TaskID, reference: TaskID, payload: ByteBuffer)] = []
+        var tasks: [Record] = []
         tasks.reserveCapacity(count)
         for offset in 0..<count {
             guard let reference = blob.readInteger(endianness: .little, as: Int64.self),

@@ -146,7 +146,7 @@ public final class SQLiteTaskStore: Sendable {
     static func decodeChunk(
         _ row: Row,
         path: String
-    ) throws -> (queue: String, records: [(id: TaskID, reference: TaskID, payload: ByteBuffer)]) {
+    ) throws -> (queue: String, records: [ChunkRecords.Record]) {
         let first = TaskID(bitPattern: row[0] as Int64)
         let count: Int = row[1]
         let queue: String = row[2]
