@@ -75,9 +75,9 @@ public final class PostgresBackend: QueueBackend {
     /// This master's name in lease owners and commit tokens: random for each start.
     public let masterID: String
     let state: Mutex<BackendState>
-    let laneSignals: [Signal]
+    let laneSignals: [Wakeup]
     /// Signalled when waits with an end are added (the timer looks again).
-    let timerSignal = Signal()
+    let timerSignal = Wakeup()
     /// Set once the schema is there: lanes run nothing before.
     let schemaReady = Atomic<Bool>(false)
     private let elapsed: @Sendable () -> Duration
@@ -102,7 +102,7 @@ public final class PostgresBackend: QueueBackend {
         self.masterID = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         let lanes = max(1, settings.lanes)
         self.state = Mutex(BackendState(lanes: lanes))
-        self.laneSignals = (0..<lanes).map { _ in Signal() }
+        self.laneSignals = (0..<lanes).map { _ in Wakeup() }
         self.elapsed = Self.stopwatch(clock)
     }
 

@@ -1,7 +1,7 @@
 import Synchronization
 
-/// Wakes one waiting task: a background loop (the wait timer, the store writer) waits on it
-/// with a time limit, and whoever has new work for it signals.
+/// Wakes one waiting task: a background loop (a backend's wait timer, the store writer, a
+/// PostgreSQL lane) waits on it with a time limit, and whoever has new work for it signals.
 ///
 /// A signal that comes while nobody waits is kept for the next wait.
 public final class Wakeup: Sendable {
