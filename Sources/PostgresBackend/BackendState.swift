@@ -81,6 +81,8 @@ struct Counters: Sendable {
     var totalNacked: UInt64 = 0
     var totalRedelivered: UInt64 = 0
     var totalDead: UInt64 = 0
+    /// Of the delivered, those inserted already leased to a waiting getter (no take).
+    var totalHandedOff: UInt64 = 0
 }
 
 /// A get waiting for tasks (or about to take them).
@@ -96,6 +98,8 @@ struct Getter: Sendable {
     var inFlight = false
     /// Set when its wait was ended while its take ran: what it got goes back.
     var cancelled: QueueError?
+    /// Its take found the queue empty, and it waits: new items may go straight to it.
+    var looked = false
 }
 
 /// A put on a queue with a capacity, waiting for room (or about to be admitted).
@@ -129,9 +133,9 @@ struct QueueLine: Sendable {
     var maybeRoom = false
     /// The queue's unfinished count may have dropped: joiners should look.
     var checkJoin = false
-    /// Counts changes, so that a take that found nothing while a change came in looks again.
-    var generation: UInt64 = 0
-
+    /// Counts the times items may have arrived, so that a getter back from a hand-off that
+    /// gave it nothing looks again if any did meanwhile.
+    var arrivals: UInt64 = 0
     var isEmpty: Bool { getters.isEmpty && putters.isEmpty && joiners.isEmpty }
 }
 
@@ -196,8 +200,8 @@ struct BackendState: Sendable {
     /// Records a change to `queue`: its waiters look again in their lane's next group.
     mutating func touch(_ queue: String, _ change: Change) {
         guard var line = lines[queue] else { return }
-        line.generation += 1
         var work = false
+        if change.contains(.items) { line.arrivals &+= 1 }
         if change.contains(.items), !line.getters.isEmpty {
             line.maybeItems = true
             work = true

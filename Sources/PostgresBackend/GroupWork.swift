@@ -13,10 +13,13 @@ struct GroupWork {
     /// Messages for the other masters: `<master> i <queue>` (items arrived), `<master> r <queue>`
     /// (room appeared).
     var notices: Set<String> = []
+    /// The getters this group's new items go to first (see `HandOffJob`).
+    var handOuts: HandOuts
 
-    init(backend: PostgresBackend, connection: PostgresConnection) {
+    init(backend: PostgresBackend, connection: PostgresConnection, handOffs: [HandOffJob] = []) {
         self.backend = backend
         self.connection = connection
+        self.handOuts = HandOuts(handOffs, backend: backend)
     }
 
     var logger: Logger { backend.logger }
@@ -45,15 +48,25 @@ struct GroupWork {
         var queues: [String] = []
         var payloads: [ByteBuffer] = []
         var references: [Int64] = []
+        var slots: [Int32] = []
         for case .put(let tasks, let queue, _) in operations {
             for task in tasks {
                 queues.append(queue)
                 payloads.append(task.payload)
                 references.append(Int64(bitPattern: task.reference))
+                slots.append(handOuts.slot(for: queue))
             }
         }
         guard !queues.isEmpty else { return }
-        var ids = try await insert(queues, payloads, references)
+        var ids = try await insert(queues, payloads, references, slots: slots)
+        var queued = Set<String>()
+        for (i, id) in ids.enumerated() {
+            if slots[i] == 0 {
+                queued.insert(queues[i])
+            } else {
+                handOuts.give(slot: slots[i], id: id, reference: references[i], payload: payloads[i])
+            }
+        }
         for case .put(let tasks, let queue, let reply) in operations {
             let mine = Array(ids.prefix(tasks.count))
             ids.removeFirst(mine.count)
@@ -62,13 +75,28 @@ struct GroupWork {
                 answers.append { reply(.success(mine)) }
             }
         }
-        for queue in Set(queues) { itemsArrived(queue) }
+        for queue in queued { itemsArrived(queue) }
     }
 
-    private func insert(_ queues: [String], _ payloads: [ByteBuffer], _ references: [Int64]) async throws -> [TaskID] {
+    /// Inserts tasks (in order; ids increasing in that order), those with a slot leased to its
+    /// getter.
+    private func insert(
+        _ queues: [String],
+        _ payloads: [ByteBuffer],
+        _ references: [Int64],
+        slots: [Int32]? = nil
+    ) async throws -> [TaskID] {
         var ids: [TaskID] = []
         ids.reserveCapacity(queues.count)
-        for try await id in try await run(SQL.insert, binds(queues, payloads, references)).decode(Int64.self) {
+        let bindings = binds(
+            queues,
+            payloads,
+            references,
+            slots ?? Array(repeating: 0, count: queues.count),
+            handOuts.owners,
+            handOuts.leaseMilliseconds
+        )
+        for try await id in try await run(SQL.insert, bindings).decode(Int64.self) {
             ids.append(TaskID(bitPattern: id))
         }
         ids.sort()
@@ -223,6 +251,7 @@ struct GroupWork {
         var resultOwners: [String] = []
         var resultQueues: [String] = []
         var payloads: [ByteBuffer] = []
+        var slots: [Int32] = []
         for case .complete(let taskIDs, let taskQueue, let results, let resultQueue, let consumer, _) in operations {
             let owner = backend.owner(consumer)
             for id in taskIDs {
@@ -235,6 +264,7 @@ struct GroupWork {
                 resultOwners.append(owner)
                 resultQueues.append(resultQueue)
                 payloads.append(result.payload)
+                slots.append(handOuts.slot(for: resultQueue))
             }
         }
         guard !ids.isEmpty || !references.isEmpty else {
@@ -251,7 +281,18 @@ struct GroupWork {
         var kept: [TaskID] = []
         for try await (isTask, id, owner) in try await run(
             SQL.complete,
-            binds(ids, owners, queues, references, resultOwners, resultQueues, payloads)
+            binds(
+                ids,
+                owners,
+                queues,
+                references,
+                resultOwners,
+                resultQueues,
+                payloads,
+                slots,
+                handOuts.owners,
+                handOuts.leaseMilliseconds
+            )
         ).decode((Bool, Int64, String).self) {
             if isTask {
                 done.insert(Settled(id: id, owner: owner))
@@ -260,8 +301,10 @@ struct GroupWork {
             }
         }
         kept.sort()
+        kept.reverse()  // taken from the end, in increasing order
         let allDone = done
         var touched = Set<String>()
+        var position = 0  // of the first result of the operation in `slots`
         for case .complete(let taskIDs, let taskQueue, let results, let resultQueue, let consumer, let reply)
             in operations
         {
@@ -275,12 +318,26 @@ struct GroupWork {
                     unknown.append(id)
                 }
             }
-            let keeps = results.filter { allDone.contains(Settled(id: Int64(bitPattern: $0.reference), owner: owner)) }
-            let resultIDs = Array(kept.prefix(keeps.count))
-            kept.removeFirst(resultIDs.count)
-            if !resultIDs.isEmpty { touched.insert(resultQueue) }
+            var resultIDs: [TaskID] = []
+            for (i, result) in results.enumerated()
+            where allDone.contains(Settled(id: Int64(bitPattern: result.reference), owner: owner)) {
+                guard let id = kept.popLast() else { break }
+                resultIDs.append(id)
+                let slot = slots[position + i]
+                if slot == 0 {
+                    touched.insert(resultQueue)
+                } else {
+                    handOuts.give(
+                        slot: slot,
+                        id: id,
+                        reference: Int64(bitPattern: result.reference),
+                        payload: result.payload
+                    )
+                }
+            }
+            position += results.count
             let completion = Completion(ack: AckResult(count: count, unknown: unknown), resultIDs: resultIDs)
-            effects.append { [count] state, answers in
+            effects.append { [count, resultIDs] state, answers in
                 state.counters[taskQueue, default: Counters()].totalAcked += UInt64(count)
                 if !resultIDs.isEmpty {
                     state.counters[resultQueue, default: Counters()].totalPut += UInt64(resultIDs.count)
@@ -580,49 +637,78 @@ struct GroupWork {
                 }
                 for (getter, got) in zip(job.getters, tasks) { byGetter[getter.id] = got.sorted { $0.id < $1.id } }
             }
+            if byGetter.values.contains(where: { !$0.isEmpty }), limits.maxSize(of: job.queue) > 0 {
+                notices.insert("\(backend.masterID) r \(job.queue)")
+            }
+            effects.append(Self.deliver(byGetter, to: Set(job.getters.map(\.id)), of: job.queue, now: backend.now))
+        }
+    }
+
+    /// Answers the hand-offs of the group: each claimed getter gets the items given to it, or
+    /// waits on (it is in flight no more).
+    mutating func deliverHandOuts() {
+        for job in handOuts.jobs {
+            var byGetter: [UInt64: [QueuedTask]] = [:]
+            for slot in handOuts.byQueue[job.queue] ?? [] {
+                byGetter[handOuts.slots[slot].getter] = handOuts.slots[slot].tasks
+            }
+            let ids = Set(job.getters.map(\.id))
+            effects.append(Self.deliver(byGetter, to: ids, of: job.queue, now: backend.now, handOffSince: job.arrivals))
+        }
+    }
+
+    /// What getters `ids` of `queue` (in flight for a take, or for a hand-off claimed when the
+    /// line's arrivals were `handOffSince`) get: each is answered with its tasks (leased to
+    /// it), or, with none, when it doesn't wait or its time has come, and otherwise waits on;
+    /// a getter whose wait ended meanwhile is answered with its error and its tasks go back.
+    static func deliver(
+        _ byGetter: [UInt64: [QueuedTask]],
+        to ids: Set<UInt64>,
+        of queue: String,
+        now: Duration,
+        handOffSince: UInt64? = nil
+    ) -> Effect {
+        { state, answers in
+            var counters = state.counters[queue] ?? Counters()
+            var unleases: [(ConsumerID, [TaskID])] = []
+            var line = state.lines[queue] ?? QueueLine()
+            var waitOn = false
+            line.getters = line.getters.compactMap { getter in
+                guard ids.contains(getter.id) else { return getter }
+                var getter = getter
+                getter.inFlight = false
+                let tasks = byGetter[getter.id] ?? []
+                if !tasks.isEmpty {
+                    counters.totalDelivered += UInt64(tasks.count)
+                    if handOffSince != nil { counters.totalHandedOff += UInt64(tasks.count) }
+                    counters.totalRedelivered += UInt64(tasks.count { $0.attempt > 1 })
+                    state.leases[getter.consumer, default: 0] += tasks.count
+                }
+                let reply = getter.reply
+                if let error = getter.cancelled {
+                    if !tasks.isEmpty { unleases.append((getter.consumer, tasks.map(\.id))) }
+                    answers.append { reply(.failure(error)) }
+                    return nil
+                }
+                if !tasks.isEmpty || !getter.waits || getter.deadline.map({ $0 <= now }) == true {
+                    answers.append { reply(.success(tasks)) }
+                    return nil
+                }
+                getter.looked = true
+                waitOn = true
+                return getter
+            }
             let gotAny = byGetter.values.contains { !$0.isEmpty }
-            let rows = gotAny
-            let queue = job.queue
-            let now = backend.now
-            let all = Set(job.getters.map(\.id))
-            if rows, limits.maxSize(of: queue) > 0 { notices.insert("\(backend.masterID) r \(queue)") }
-            let backend = self.backend
-            effects.append { [byGetter] state, answers in
-                var counters = state.counters[queue] ?? Counters()
-                var unleases: [(ConsumerID, [TaskID])] = []
-                var line = state.lines[queue] ?? QueueLine()
-                line.getters = line.getters.compactMap { getter in
-                    guard all.contains(getter.id) else { return getter }
-                    var getter = getter
-                    getter.inFlight = false
-                    let tasks = byGetter[getter.id] ?? []
-                    if !tasks.isEmpty {
-                        counters.totalDelivered += UInt64(tasks.count)
-                        counters.totalRedelivered += UInt64(tasks.count { $0.attempt > 1 })
-                        state.leases[getter.consumer, default: 0] += tasks.count
-                    }
-                    let reply = getter.reply
-                    if let error = getter.cancelled {
-                        if !tasks.isEmpty { unleases.append((getter.consumer, tasks.map(\.id))) }
-                        answers.append { reply(.failure(error)) }
-                        return nil
-                    }
-                    if !tasks.isEmpty || !getter.waits || getter.deadline.map({ $0 <= now }) == true {
-                        answers.append { reply(.success(tasks)) }
-                        return nil
-                    }
-                    return getter
-                }
-                if !byGetter.values.allSatisfy(\.isEmpty) {
-                    state.counters[queue] = counters
-                    state.touch(queue, .room)
-                }
-                state.lines[queue] = line
-                state.tidy(queue)
-                for (consumer, ids) in unleases {
-                    state.enqueue(.unlease(ids, consumer: consumer), lane: state.lane(of: queue))
-                }
-                _ = backend
+            if gotAny { state.counters[queue] = counters }
+            // Items that arrived while getters were in a hand-off (which a take of the queue's
+            // lane left to them): they look now.
+            if waitOn, let since = handOffSince, line.arrivals != since { line.maybeItems = true }
+            state.lines[queue] = line
+            if waitOn, line.maybeItems { state.lanesToSignal.insert(state.lane(of: queue)) }
+            if gotAny, handOffSince == nil { state.touch(queue, .room) }
+            state.tidy(queue)
+            for (consumer, ids) in unleases {
+                state.enqueue(.unlease(ids, consumer: consumer), lane: state.lane(of: queue))
             }
         }
     }
@@ -671,6 +757,62 @@ struct GroupWork {
         } else if !notices.isEmpty {
             try await perform(SQL.notify, binds(backend.channel, notices.sorted()))
         }
+    }
+}
+
+/// The getters a group's new items go to first, and what each got: items are given in line
+/// order, each getter up to the number it asked for. A slot (1-based; 0: none) names a getter
+/// in the statements' arrays of owners and lease times.
+struct HandOuts {
+    struct Slot {
+        var getter: UInt64
+        var room: Int
+        var tasks: [QueuedTask] = []
+    }
+
+    let jobs: [HandOffJob]
+    var slots: [Slot] = []
+    /// The slot indexes of each queue's getters, in line order.
+    var byQueue: [String: [Int]] = [:]
+    /// Per queue, how many of its getters are full.
+    private var full: [String: Int] = [:]
+    /// Bound as arrays: the owner and the lease time of each slot.
+    let owners: [String]
+    let leaseMilliseconds: [Int64]
+
+    init(_ jobs: [HandOffJob], backend: PostgresBackend) {
+        self.jobs = jobs
+        var owners: [String] = []
+        var leases: [Int64] = []
+        for job in jobs {
+            for getter in job.getters {
+                byQueue[job.queue, default: []].append(slots.count)
+                slots.append(Slot(getter: getter.id, room: getter.maxItems))
+                owners.append(backend.owner(getter.consumer))
+                leases.append(backend.limits.leaseTimeout(of: job.queue).milliseconds)
+            }
+        }
+        self.owners = owners
+        self.leaseMilliseconds = leases
+    }
+
+    /// The slot of the next item of `queue`: the first of its getters with room (taking one
+    /// place), or 0 when the item is queued.
+    mutating func slot(for queue: String) -> Int32 {
+        guard let indexes = byQueue[queue] else { return 0 }
+        var skip = full[queue, default: 0]
+        while skip < indexes.count, slots[indexes[skip]].room == 0 { skip += 1 }
+        full[queue] = skip
+        guard skip < indexes.count else { return 0 }
+        slots[indexes[skip]].room -= 1
+        return Int32(indexes[skip] + 1)
+    }
+
+    /// An item inserted leased to the getter of `slot` (its first delivery).
+    mutating func give(slot: Int32, id: TaskID, reference: Int64, payload: ByteBuffer) {
+        slots[Int(slot) - 1].tasks.append(
+            QueuedTask(id: id, reference: TaskID(bitPattern: reference), attempt: 1, payload: payload, error: nil)
+        )
     }
 }
 

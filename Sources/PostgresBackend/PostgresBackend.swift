@@ -52,7 +52,9 @@ public struct PostgresBackendSettings: Sendable {
 ///   queue's operations therefore keep their order, and a reply comes after the commit.
 /// - **Waiting.** A get that finds nothing waits here, in its queue's line; puts committed by
 ///   this master, `NOTIFY`s from other masters (``PostgresQueueService`` listens), and a poll
-///   every ``PostgresBackendSettings/pollInterval`` make the line look again.
+///   every ``PostgresBackendSettings/pollInterval`` make the line look again. New items from
+///   this master for a queue whose getters found it empty go to them in the transaction that
+///   inserts them, already leased (``HandOffJob``): no take.
 /// - **Leases** are rows: `lease_owner` is `<master id>/<consumer>`, `lease_until` the
 ///   database's time. Every master's lease reaper runs ``expireLeases(reply:)``, one idempotent
 ///   statement (`FOR UPDATE SKIP LOCKED`), so the leases of a master that died come back.
@@ -475,6 +477,11 @@ public final class PostgresBackend: QueueBackend {
     }
 
     // MARK: Stopping
+
+    /// How many items of `queue` this master inserted already leased to a waiting getter.
+    func handedOff(in queue: String) -> UInt64 {
+        state.withLock { $0.counters[queue]?.totalHandedOff ?? 0 }
+    }
 
     public func shutDown(reply: @escaping QueueReply<Void>) {
         let targets: [UInt64]? = locked { state, answers in

@@ -10,15 +10,27 @@
 /// the ready index, `FOR UPDATE SKIP LOCKED`; expiry walks the lease index. Statements run
 /// unprepared (the unnamed statement), so each is planned with its parameters' values.
 enum SQL {
-    /// Puts: `$1` queues, `$2` payloads, `$3` references, one per task in order; returns the ids
-    /// (increasing in that order).
+    /// Puts: `$1` queues, `$2` payloads, `$3` references, `$4` slots, one per task in order;
+    /// returns the ids (increasing in that order). A task with a slot (1-based) goes straight
+    /// to a waiting getter, leased to owner `$5[slot]` for `$6[slot]` ms (its first delivery);
+    /// slot 0 (no such element: NULL) queues it.
     static let insert = """
-        INSERT INTO tasks (queue, payload, reference)
-        SELECT u.queue, u.payload, u.reference
-        FROM unnest($1::text[], $2::bytea[], $3::bigint[]) WITH ORDINALITY AS u(queue, payload, reference, n)
+        INSERT INTO tasks (queue, payload, reference, lease_owner, lease_until, attempt)
+        SELECT u.queue, u.payload, u.reference, \(handOff("u.slot", owners: 5, leases: 6))
+        FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::int[])
+            WITH ORDINALITY AS u(queue, payload, reference, slot, n)
         ORDER BY u.n
         RETURNING id
         """
+
+    /// The lease columns of a new item by its slot (see `insert`).
+    private static func handOff(_ slot: String, owners: Int, leases: Int) -> String {
+        """
+        ($\(owners)::text[])[\(slot)],
+            now() + ($\(leases)::bigint[])[\(slot)]::float8 * interval '1 millisecond',
+            CASE WHEN \(slot) > 0 THEN 1 ELSE 0 END
+        """
+    }
 
     /// The end of a group's transaction: its commit token (`$1` lane of a master, `$2` group
     /// number; the lane's tokens up to `$3` forgotten) and the notifications for the other
@@ -47,7 +59,8 @@ enum SQL {
 
     /// Completions, one statement and so one atomic step: the tasks (`$1` ids, `$2` owners, `$3`
     /// queues) still leased to their owner are deleted, and the results (`$4` references, `$5`
-    /// owners, `$6` result queues, `$7` payloads) whose task was among them are inserted.
+    /// owners, `$6` result queues, `$7` payloads, `$8` slots with `$9` owners and `$10` lease
+    /// times as in `insert`) whose task was among them are inserted.
     /// Returns `(true, id, owner)` per task settled and `(false, id, '')` per result kept (ids
     /// increasing in the results' order).
     static let complete = """
@@ -56,10 +69,10 @@ enum SQL {
             WHERE t.id = ANY($1::bigint[]) AND t.id = u.id AND t.lease_owner = u.owner AND t.queue = u.queue
             RETURNING t.id, u.owner
         ), kept AS (
-            INSERT INTO tasks (queue, payload, reference)
-            SELECT r.queue, r.payload, r.reference
-            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::bytea[])
-                WITH ORDINALITY AS r(reference, owner, queue, payload, n)
+            INSERT INTO tasks (queue, payload, reference, lease_owner, lease_until, attempt)
+            SELECT r.queue, r.payload, r.reference, \(handOff("r.slot", owners: 9, leases: 10))
+            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::int[])
+                WITH ORDINALITY AS r(reference, owner, queue, payload, slot, n)
             WHERE (r.reference, r.owner) IN (SELECT id, owner FROM done)
             ORDER BY r.n
             RETURNING id

@@ -45,6 +45,24 @@ import Testing
         }
     }
 
+    /// Items put while getters wait go to them in line order, each up to what it asked for
+    /// (PostgreSQL inserts them already leased: HandOffTests), as leases like any other; the
+    /// rest is queued.
+    @Test(arguments: BackendUnderTest.all)
+    func itemsPutWhileGettersWaitAreTheirLeasesAndTheRestIsQueued(_ kind: BackendUnderTest) async throws {
+        try await kind.with { queues in
+            try await waitingGetsAreServed(by: queues)
+        }
+    }
+
+    /// Results kept by a completion go to a getter waiting for them, with their references.
+    @Test(arguments: BackendUnderTest.all)
+    func resultsGoToAGetterWaitingForThem(_ kind: BackendUnderTest) async throws {
+        try await kind.with { queues in
+            try await waitingGetIsServedResults(by: queues)
+        }
+    }
+
     @Test(arguments: BackendUnderTest.all)
     func waitingGetsAreServedInArrivalOrder(_ kind: BackendUnderTest) async throws {
         try await kind.with { queues in
@@ -252,4 +270,61 @@ import Testing
             #expect(try await queues.status(of: "q").inFlight == 0)
         }
     }
+}
+
+/// Two getters wait on an empty queue (asking for 2 and 1); 4 items are put.
+func waitingGetsAreServed(by queues: any QueueBackend) async throws {
+    let first = Task { try await queues.get(from: "q", maxItems: 2, consumer: 1, wait: .forever) }
+    try await waitUntil { try await queues.status(of: "q").waitingConsumers == 1 }
+    let second = Task { try await queues.get(from: "q", maxItems: 1, consumer: 2, wait: .forever) }
+    try await waitUntil { try await queues.status(of: "q").waitingConsumers == 2 }
+    try await Task.sleep(for: .milliseconds(300))  // their first looks have found the queue empty
+    let ids = try await queues.put(items([1, 2, 3, 4]), into: "q")
+    let a = try await first.value
+    let b = try await second.value
+    #expect(values(a) == [1, 2])
+    #expect(values(b) == [3])
+    #expect(a.map(\.id) + b.map(\.id) == Array(ids.prefix(3)))
+    #expect((a + b).allSatisfy { $0.attempt == 1 && $0.error == nil })
+    let status = try await queues.status(of: "q")
+    #expect(status.depth == 1 && status.inFlight == 3 && status.waitingConsumers == 0)
+    #expect(try await queues.ack(a.map(\.id), in: "q", consumer: 2).count == 0)
+    #expect(try await queues.ack(a.map(\.id), in: "q", consumer: 1).count == 2)
+    #expect(try await queues.nack(b.map(\.id), in: "q", consumer: 2).count == 1)
+    let rest = try await queues.get(from: "q", maxItems: 5, consumer: 3)
+    #expect(values(rest) == [3, 4])
+    #expect(rest.map(\.attempt) == [2, 1])
+}
+
+/// A getter waits on an empty result queue (asking for 2); a completion of 3 tasks keeps 3
+/// results (one task's result is dropped: that task is not the worker's).
+func waitingGetIsServedResults(by queues: any QueueBackend) async throws {
+    _ = try await queues.put(items([1, 2, 3, 4]), into: "task")
+    let tasks = try await queues.get(from: "task", maxItems: 3, consumer: 1)
+    let other = try await queues.get(from: "task", maxItems: 1, consumer: 9)
+    #expect(tasks.count == 3 && other.count == 1)
+    let waiter = Task { try await queues.get(from: "result", maxItems: 2, consumer: 2, wait: .forever) }
+    try await waitUntil { try await queues.status(of: "result").waitingConsumers == 1 }
+    try await Task.sleep(for: .milliseconds(300))  // its first look has found the queue empty
+    let results = (tasks + other).map { NewTask(payload: [values([$0])[0] &* 10], reference: $0.id) }
+    let completion = try await queues.complete(
+        (tasks + other).map(\.id),
+        in: "task",
+        results: results,
+        into: "result",
+        consumer: 1
+    )
+    #expect(completion.ack.count == 3 && completion.ack.unknown == other.map(\.id))
+    #expect(completion.resultIDs.count == 3)
+    let got = try await waiter.value
+    #expect(values(got) == [10, 20])
+    #expect(got.map(\.reference) == tasks.prefix(2).map(\.id))
+    #expect(got.map(\.id) == Array(completion.resultIDs.prefix(2)))
+    #expect(got.allSatisfy { $0.attempt == 1 })
+    let status = try await queues.status(of: "result")
+    #expect(status.depth == 1 && status.inFlight == 2)
+    #expect(try await queues.ack(got.map(\.id), in: "result", consumer: 2).count == 2)
+    let last = try await queues.get(from: "result", maxItems: 5, consumer: 3)
+    #expect(values(last) == [30])
+    #expect(last.map(\.reference) == [tasks[2].id])
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The PostgreSQL part of scripts/bench: a squaring batch through a task-master whose queues are
 in PostgreSQL (`--backend`), on a throwaway cluster on this machine (fsync on,
-synchronous_commit on), with the CPU each side used; and the pgqueuer peer
+synchronous_commit on), with the CPU each side used; one task at a time through it
+(`task-ctl latency`, one worker); and the pgqueuer peer
 (pgqueuer_peer.sh) in its default and fast settings, in the same run.
 
 Run by bench.py (`scripts/bench --postgres-only` runs only this part), or alone:
@@ -66,29 +67,45 @@ class Cluster:
         self.proc.wait(timeout=60)
 
 
-def batch(bin_dir, key, url, count):
-    """One batch of `count` numbers through a master on `url` with 2 workers; its summary with
-    the master's and the database's CPU seconds over the batch."""
+def start(bin_dir, key, url, workers=2):
+    """A master on `url` with `workers` workers, once it listens: (env for clients, master, workers)."""
     env = dict(os.environ, TASK_AUTHKEY=key)
     master = subprocess.Popen([os.path.join(bin_dir, 'task-master'), '--host', '127.0.0.1', '--port', '0',
                                '--backend', url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     line = master.stdout.readline()
     if 'listening on' not in line:
+        master.kill()
         raise SystemExit('pg_bench: task-master did not start: %r' % line)
     env['TASK_MASTER_ADDRESS'] = line.strip().rsplit(' ', 1)[1]
-    workers = [subprocess.Popen([os.path.join(bin_dir, 'task-worker')], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _ in range(2)]
+    started = [subprocess.Popen([os.path.join(bin_dir, 'task-worker')], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(workers)]
     try:
         time.sleep(1.0)
-        return env, master, workers
+        return env, master, started
     except BaseException:
-        for p in workers + [master]:
-            p.kill()
+        stop(master, started)
         raise
 
 
+def stop(master, workers):
+    for w in workers:
+        w.terminate()
+    for w in workers:
+        try:
+            w.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            w.kill()
+    master.terminate()
+    try:
+        master.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        master.kill()
+
+
 def run_batch(bin_dir, key, cluster, schema, count):
-    env, master, workers = batch(bin_dir, key, cluster.url(schema), count)
+    """One batch of `count` numbers through a master on the cluster with 2 workers; its summary
+    with the master's and the database's CPU seconds over the batch."""
+    env, master, workers = start(bin_dir, key, cluster.url(schema))
     try:
         server = cluster.server_pids()
         before = (cpu_seconds([master.pid]), cpu_seconds(server), cpu_seconds([w.pid for w in workers]), time.time())
@@ -106,18 +123,21 @@ def run_batch(bin_dir, key, cluster, schema, count):
         s['workers_cpu'] = (after[2] - before[2]) / wall
         return s
     finally:
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            try:
-                w.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                w.kill()
-        master.terminate()
-        try:
-            master.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            master.kill()
+        stop(master, workers)
+
+
+def run_latency(bin_dir, key, cluster, schema, count):
+    """`task-ctl latency` (one task at a time: put, wait for its square) through a master on the
+    cluster with one worker: its p50/p90/p99 summary."""
+    env, master, workers = start(bin_dir, key, cluster.url(schema), workers=1)
+    try:
+        out = subprocess.run([os.path.join(bin_dir, 'task-ctl'), 'latency', '--count', str(count), '--warmup', '20',
+                              '--json'], env=env, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise SystemExit('pg_bench: task-ctl latency failed: %s' % out.stderr[-2000:])
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        stop(master, workers)
 
 
 def peer(seconds):
@@ -143,6 +163,7 @@ def run(bin_dir, count, repeats, peer_seconds, row, results, key='pg-bench'):
     cluster = Cluster()
     try:
         runs = [run_batch(bin_dir, key, cluster, 'run%d' % i, count) for i in range(repeats)]
+        latency = run_latency(bin_dir, key, cluster, 'latency', 300)
     finally:
         cluster.stop()
     runs.sort(key=lambda r: r['tasks_per_second'])
@@ -158,6 +179,11 @@ def run(bin_dir, count, repeats, peer_seconds, row, results, key='pg-bench'):
     row('… CPU while it runs: master · database · workers',
         '%.0f%% · %.0f%% · %.0f%%' % (s['master_cpu'] * 100, s['database_cpu'] * 100, s['workers_cpu'] * 100),
         'of one core; 2 cores in all, fsync and synchronous_commit on')
+    results['postgres_latency_p50_us'] = latency['p50_us']
+    results['postgres_latency_p99_us'] = latency['p99_us']
+    row('PostgreSQL, one at a time: task-ctl latency, 1 worker',
+        'p50 %.0f µs · p99 %.0f µs' % (latency['p50_us'], latency['p99_us']),
+        '%d round trips; each a put and a completion committed (fsync)' % latency['count'])
     if peer_seconds <= 0:
         return
     rates = peer(peer_seconds)
