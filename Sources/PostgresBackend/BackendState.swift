@@ -19,8 +19,10 @@ enum Operation: Sendable {
     )
     case extend(ConsumerID, reply: QueueReply<Int>)
     case release(ConsumerID, reply: QueueReply<Int>)
-    /// Tasks leased to a getter whose wait was cancelled while its take ran: back, uncounted.
-    case unlease([TaskID], consumer: ConsumerID)
+    /// Tasks leased to a getter that will not get them (its wait was cancelled while its take
+    /// or hand-off ran, or the group failed after a `COMMIT` that may have happened): back,
+    /// their delivery uncounted. `counted`: this master counts them among the consumer's leases.
+    case unlease([TaskID], consumer: ConsumerID, counted: Bool)
     /// Shutting down: every lease of this master back, uncounted.
     case returnAll(reply: QueueReply<Void>)
     case expire(reply: QueueReply<Int>)
@@ -94,11 +96,13 @@ struct Getter: Sendable {
     var deadline: Duration?
     var waits: Bool
     var reply: QueueReply<[QueuedTask]>
-    /// Part of the take that runs now: neither the timer nor a cancellation removes it.
+    /// Part of a take or a hand-off that runs now: neither the timer nor a cancellation
+    /// removes it.
     var inFlight = false
-    /// Set when its wait was ended while its take ran: what it got goes back.
+    /// Set when its wait was ended while it was in flight: what it got goes back.
     var cancelled: QueueError?
-    /// Its take found the queue empty, and it waits: new items may go straight to it.
+    /// It has looked at its queue at least once (a take or hand-off gave it nothing), and
+    /// waits: new items may go straight to it while nothing else has arrived.
     var looked = false
 }
 
@@ -171,6 +175,8 @@ struct BackendState: Sendable {
     var nextWaiterID: UInt64 = 1
     /// Lanes that have new work.
     var lanesToSignal: Set<Int> = []
+    /// A timed wait is back in its line (from a take or hand-off): the timer looks again.
+    var timerToSignal = false
     /// Queues whose change other masters should hear of, by kind.
     var statusCache: (at: Duration, counts: [String: QueueCounts])?
 

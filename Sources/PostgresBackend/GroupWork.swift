@@ -15,6 +15,9 @@ struct GroupWork {
     var notices: Set<String> = []
     /// The getters this group's new items go to first (see `HandOffJob`).
     var handOuts: HandOuts
+    /// The tasks the group leases to getters (takes and hand-offs): if the group fails after
+    /// a `COMMIT` that may have happened, they go back (see `CommitInDoubt`).
+    var leasedOut: [(consumer: ConsumerID, ids: [TaskID])] = []
 
     init(backend: PostgresBackend, connection: PostgresConnection, handOffs: [HandOffJob] = []) {
         self.backend = backend
@@ -472,7 +475,7 @@ struct GroupWork {
                     for (consumer, count) in mine { Self.dropLeases(count, of: consumer, in: &state) }
                     answers.append { reply(.success(returned)) }
                 }
-            case .unlease(let ids, let consumer):
+            case .unlease(let ids, let consumer, let counted):
                 var queues = Set<String>()
                 var count = 0
                 for try await queue in try await run(
@@ -483,7 +486,7 @@ struct GroupWork {
                     count += 1
                 }
                 for queue in queues { itemsArrived(queue) }
-                effects.append { [count] state, _ in Self.dropLeases(count, of: consumer, in: &state) }
+                if counted { effects.append { [count] state, _ in Self.dropLeases(count, of: consumer, in: &state) } }
             case .returnAll(let reply):
                 var queues = Set<String>()
                 for try await queue in try await run(SQL.returnAll, binds(backend.masterID + "/%")).decode(String.self)
@@ -637,6 +640,9 @@ struct GroupWork {
                 }
                 for (getter, got) in zip(job.getters, tasks) { byGetter[getter.id] = got.sorted { $0.id < $1.id } }
             }
+            for getter in job.getters where !(byGetter[getter.id]?.isEmpty ?? true) {
+                leasedOut.append((getter.consumer, byGetter[getter.id]!.map(\.id)))
+            }
             if byGetter.values.contains(where: { !$0.isEmpty }), limits.maxSize(of: job.queue) > 0 {
                 notices.insert("\(backend.masterID) r \(job.queue)")
             }
@@ -651,6 +657,9 @@ struct GroupWork {
             var byGetter: [UInt64: [QueuedTask]] = [:]
             for slot in handOuts.byQueue[job.queue] ?? [] {
                 byGetter[handOuts.slots[slot].getter] = handOuts.slots[slot].tasks
+            }
+            for getter in job.getters where !(byGetter[getter.id]?.isEmpty ?? true) {
+                leasedOut.append((getter.consumer, byGetter[getter.id]!.map(\.id)))
             }
             let ids = Set(job.getters.map(\.id))
             effects.append(Self.deliver(byGetter, to: ids, of: job.queue, now: backend.now, handOffSince: job.arrivals))
@@ -696,6 +705,8 @@ struct GroupWork {
                 }
                 getter.looked = true
                 waitOn = true
+                // The timer skipped it while it was in flight.
+                if getter.deadline != nil { state.timerToSignal = true }
                 return getter
             }
             let gotAny = byGetter.values.contains { !$0.isEmpty }
@@ -708,7 +719,7 @@ struct GroupWork {
             if gotAny, handOffSince == nil { state.touch(queue, .room) }
             state.tidy(queue)
             for (consumer, ids) in unleases {
-                state.enqueue(.unlease(ids, consumer: consumer), lane: state.lane(of: queue))
+                state.enqueue(.unlease(ids, consumer: consumer, counted: true), lane: state.lane(of: queue))
             }
         }
     }
@@ -762,7 +773,9 @@ struct GroupWork {
 
 /// The getters a group's new items go to first, and what each got: items are given in line
 /// order, each getter up to the number it asked for. A slot (1-based; 0: none) names a getter
-/// in the statements' arrays of owners and lease times.
+/// in the statements' arrays of owners and lease times. Slots are given before the database
+/// settles the completions: a result dropped (its task no longer the worker's) leaves its
+/// slot unused, and that getter may get fewer than a later one (nothing is lost: it waits on).
 struct HandOuts {
     struct Slot {
         var getter: UInt64
@@ -774,7 +787,7 @@ struct HandOuts {
     var slots: [Slot] = []
     /// The slot indexes of each queue's getters, in line order.
     var byQueue: [String: [Int]] = [:]
-    /// Per queue, how many of its getters are full.
+    /// Per queue, how many of its getters, from the first, are full.
     private var full: [String: Int] = [:]
     /// Bound as arrays: the owner and the lease time of each slot.
     let owners: [String]

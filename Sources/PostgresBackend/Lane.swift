@@ -16,7 +16,7 @@ struct TakeJob: Sendable {
 }
 
 /// The waiting getters of a queue that this group's new items (puts, results) go to first, in
-/// line order: each getter's last take found the queue empty, and nothing has arrived since,
+/// line order: they have looked at the queue and found nothing, and nothing has arrived since,
 /// so the items are inserted already leased to them and no take is needed (see
 /// `PostgresBackend.claimGetters`).
 struct HandOffJob: Sendable {
@@ -48,9 +48,11 @@ struct Group: Sendable {
 }
 
 /// The connection broke while `COMMIT` was on its way: whether it happened is learned from the
-/// commit token. `effects` are what to do if it did.
+/// commit token. `effects` are what to do if it did; `leasedOut`, the tasks it leased to
+/// getters, go back if the group is given up before that is known.
 struct CommitInDoubt: Error {
     var effects: [Effect]
+    var leasedOut: [(consumer: ConsumerID, ids: [TaskID])]
 }
 
 extension PostgresBackend {
@@ -127,7 +129,7 @@ extension PostgresBackend {
             }
             state.lines[name] = line
         }
-        group.handOffs = claimGetters(&state, for: group.operations)
+        group.handOffs = Self.claimGetters(&state, for: group.operations)
         guard !group.operations.isEmpty || !group.takes.isEmpty || !group.admits.isEmpty || !group.joinChecks.isEmpty
         else { return nil }
         state.lanes[lane].started += 1
@@ -136,17 +138,20 @@ extension PostgresBackend {
     }
 
     /// The getters that the new items of `operations` go straight to: in each queue that gets
-    /// items, the waiting getters whose last take found it empty, while nothing has arrived
-    /// since (no item waits in the queue before the new ones, as far as this master knows).
+    /// items, the waiting getters that have looked at it, while nothing has arrived since
+    /// (`maybeItems` is unset: no item waits before the new ones, as far as this master knows).
     /// The items are inserted leased to them, which saves the database a take per item (a row
     /// update with its index entries). Claimed getters are in flight: no take, timer or
     /// cancellation removes them until the group's effects answer or release them.
-    private func claimGetters(_ state: inout BackendState, for operations: [Operation]) -> [HandOffJob] {
+    static func claimGetters(_ state: inout BackendState, for operations: [Operation]) -> [HandOffJob] {
         var queues: [String] = []
         for operation in operations {
             switch operation {
             case .put(_, let queue, _): queues.append(queue)
             case .complete(_, _, let results, let queue, _, _) where !results.isEmpty: queues.append(queue)
+            case .nack, .unlease, .requeueDead, .release, .expire, .returnAll:
+                // Tasks given back in this group go before the new ones: getters take them.
+                return []
             default: break
             }
         }
@@ -188,7 +193,11 @@ extension PostgresBackend {
                         reported = true
                     }
                     if Task.isCancelled || now - group.startedAt > settings.unavailableTimeout {
-                        fail(group, with: QueueError(.backendUnavailable, queue: nil, Self.unavailableMessage))
+                        fail(
+                            group,
+                            with: QueueError(.backendUnavailable, queue: nil, Self.unavailableMessage),
+                            inDoubt: doubt
+                        )
                         return
                     }
                     try? await clock.sleep(for: backoff)
@@ -246,7 +255,7 @@ extension PostgresBackend {
                 try? await live.close()
             } catch is ConnectionClosed {
                 // Closed under the transaction: if its COMMIT was sent, the token tells.
-                if let effects = reachedCommit.effects { doubt = CommitInDoubt(effects: effects) }
+                if let pending = reachedCommit.pending { doubt = pending }
                 connection = nil
                 backoff = .milliseconds(40)
                 logger.debug("a queue transaction's connection closed", metadata: ["lane": "\(lane)"])
@@ -321,8 +330,9 @@ extension PostgresBackend {
         }
     }
 
-    /// Answers everything of a group with `error`.
-    private func fail(_ group: Group, with error: QueueError) {
+    /// Answers everything of a group with `error`; with a commit in doubt, the tasks it may
+    /// have leased go back.
+    private func fail(_ group: Group, with error: QueueError, inDoubt: CommitInDoubt? = nil) {
         logger.warning(
             "gave up a queue transaction",
             metadata: [
@@ -331,18 +341,30 @@ extension PostgresBackend {
         )
         locked { state, answers in
             for operation in group.operations { answers.append { operation.fail(error) } }
+            for (consumer, ids) in inDoubt?.leasedOut ?? [] {
+                state.enqueue(.unlease(ids, consumer: consumer, counted: false), lane: group.lane)
+            }
             for job in group.handOffs {
-                // Not these getters' failure: they wait on, and look when items arrive.
+                // Not these getters' failure: they wait on (and look when items arrive), unless
+                // their wait was ended meanwhile.
                 let ids = Set(job.getters.map(\.id))
                 guard var line = state.lines[job.queue] else { continue }
-                for i in line.getters.indices where ids.contains(line.getters[i].id) {
-                    line.getters[i].inFlight = false
+                line.getters = line.getters.compactMap { getter in
+                    guard ids.contains(getter.id) else { return getter }
+                    if let cancelled = getter.cancelled {
+                        answers.append { getter.reply(.failure(cancelled)) }
+                        return nil
+                    }
+                    var getter = getter
+                    getter.inFlight = false
+                    if getter.deadline != nil { state.timerToSignal = true }  // its time may have come
+                    return getter
                 }
                 if line.arrivals != job.arrivals, !line.getters.isEmpty { line.maybeItems = true }
                 state.lines[job.queue] = line
                 if line.maybeItems { state.lanesToSignal.insert(state.lane(of: job.queue)) }
+                state.tidy(job.queue)
             }
-            if !group.handOffs.isEmpty { timerSignal.signal() }  // their time may have come meanwhile
             for job in group.takes {
                 let ids = Set(job.getters.map(\.id))
                 state.lines[job.queue]?.getters.removeAll { getter in
@@ -392,11 +414,12 @@ extension PostgresBackend {
             token: transaction ? (tokenOwner(group.lane), Int64(bitPattern: group.number)) : nil
         )
         if transaction {
-            reachedCommit.set(work.effects)
+            let pending = CommitInDoubt(effects: work.effects, leasedOut: work.leasedOut)
+            reachedCommit.set(pending)
             do {
                 try await work.perform("COMMIT")
             } catch {
-                if Self.isConnectionFailure(error) { throw CommitInDoubt(effects: work.effects) }
+                if Self.isConnectionFailure(error) { throw pending }
                 throw error
             }
         }
@@ -413,7 +436,7 @@ func binds(_ values: any PostgresThrowingDynamicTypeEncodable...) -> PostgresBin
 
 /// What a group's effects are once its `COMMIT` is on its way (nil before).
 final class ReachedCommit: Sendable {
-    private let state = Mutex<[Effect]?>(nil)
-    func set(_ effects: [Effect]) { state.withLock { $0 = effects } }
-    var effects: [Effect]? { state.withLock { $0 } }
+    private let state = Mutex<CommitInDoubt?>(nil)
+    func set(_ pending: CommitInDoubt) { state.withLock { $0 = pending } }
+    var pending: CommitInDoubt? { state.withLock { $0 } }
 }

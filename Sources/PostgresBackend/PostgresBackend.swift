@@ -127,13 +127,16 @@ public final class PostgresBackend: QueueBackend {
     /// answers it collected.
     func locked<T>(_ body: (inout BackendState, inout [Answer]) -> T) -> T {
         var answers: [Answer] = []
-        let (value, lanes) = state.withLock { state in
+        let (value, lanes, timer) = state.withLock { state in
             let value = body(&state, &answers)
             let lanes = state.lanesToSignal
+            let timer = state.timerToSignal
             state.lanesToSignal = []
-            return (value, lanes)
+            state.timerToSignal = false
+            return (value, lanes, timer)
         }
         for lane in lanes { laneSignals[lane].signal() }
+        if timer { timerSignal.signal() }
         for answer in answers { answer() }
         return value
     }
@@ -481,6 +484,11 @@ public final class PostgresBackend: QueueBackend {
     /// How many items of `queue` this master inserted already leased to a waiting getter.
     func handedOff(in queue: String) -> UInt64 {
         state.withLock { $0.counters[queue]?.totalHandedOff ?? 0 }
+    }
+
+    /// How many getters wait on `queue` having looked at it (new items may go to them).
+    func gettersThatLooked(in queue: String) -> Int {
+        state.withLock { state in state.lines[queue]?.getters.count { $0.looked && !$0.inFlight } ?? 0 }
     }
 
     public func shutDown(reply: @escaping QueueReply<Void>) {

@@ -47,17 +47,25 @@ struct BackendUnderTest: Sendable, CustomStringConvertible {
 
 extension BackendUnderTest {
     /// Queues in PostgreSQL: one throwaway cluster for the whole suite, a schema per store.
-    static let postgres = BackendUnderTest(name: "postgres", isDurable: true) { limits, store in
-        let cluster = try await SharedPostgres.cluster()
-        let schema = "s_" + String(store.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40))
-        let url = try PostgresURL("\(cluster.url)?schema=\(schema)")
-        let backend = try PostgresBackend(
+    static let postgres = postgres()
+
+    /// Queues in PostgreSQL, waiters looking again every `pollInterval` (the backend's default
+    /// when nil).
+    static func postgres(pollInterval: Duration? = nil) -> BackendUnderTest {
+        BackendUnderTest(name: "postgres", isDurable: true) { limits, store in
+            let cluster = try await SharedPostgres.cluster()
+            let schema = "s_" + String(store.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(40))
+            let url = try PostgresURL("\(cluster.url)?schema=\(schema)")
             // The whole suite starts at once on two cores: the first migrations can take a while.
-            settings: PostgresBackendSettings(url: url, unavailableTimeout: .seconds(60)),
-            limits: limits,
-            logger: Logger(label: "conformance-postgres")
-        )
-        return RunningBackend(backend: backend, services: backend.services)
+            var settings = PostgresBackendSettings(url: url, unavailableTimeout: .seconds(60))
+            if let pollInterval { settings.pollInterval = pollInterval }
+            let backend = try PostgresBackend(
+                settings: settings,
+                limits: limits,
+                logger: Logger(label: "conformance-postgres")
+            )
+            return RunningBackend(backend: backend, services: backend.services)
+        }
     }
 }
 

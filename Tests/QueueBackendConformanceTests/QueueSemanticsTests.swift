@@ -272,13 +272,17 @@ import Testing
     }
 }
 
-/// Two getters wait on an empty queue (asking for 2 and 1); 4 items are put.
-func waitingGetsAreServed(by queues: any QueueBackend) async throws {
+/// Two getters wait on an empty queue (asking for 2 and 1); 4 items are put once `looked`
+/// returns (by default after 300 ms, when their first looks have found the queue empty).
+func waitingGetsAreServed(
+    by queues: any QueueBackend,
+    looked: (_ queue: String, _ getters: Int) async throws -> Void = lookedAfterAWhile
+) async throws {
     let first = Task { try await queues.get(from: "q", maxItems: 2, consumer: 1, wait: .forever) }
     try await waitUntil { try await queues.status(of: "q").waitingConsumers == 1 }
     let second = Task { try await queues.get(from: "q", maxItems: 1, consumer: 2, wait: .forever) }
     try await waitUntil { try await queues.status(of: "q").waitingConsumers == 2 }
-    try await Task.sleep(for: .milliseconds(300))  // their first looks have found the queue empty
+    try await looked("q", 2)
     let ids = try await queues.put(items([1, 2, 3, 4]), into: "q")
     let a = try await first.value
     let b = try await second.value
@@ -298,14 +302,17 @@ func waitingGetsAreServed(by queues: any QueueBackend) async throws {
 
 /// A getter waits on an empty result queue (asking for 2); a completion of 3 tasks keeps 3
 /// results (one task's result is dropped: that task is not the worker's).
-func waitingGetIsServedResults(by queues: any QueueBackend) async throws {
+func waitingGetIsServedResults(
+    by queues: any QueueBackend,
+    looked: (_ queue: String, _ getters: Int) async throws -> Void = lookedAfterAWhile
+) async throws {
     _ = try await queues.put(items([1, 2, 3, 4]), into: "task")
     let tasks = try await queues.get(from: "task", maxItems: 3, consumer: 1)
     let other = try await queues.get(from: "task", maxItems: 1, consumer: 9)
     #expect(tasks.count == 3 && other.count == 1)
     let waiter = Task { try await queues.get(from: "result", maxItems: 2, consumer: 2, wait: .forever) }
     try await waitUntil { try await queues.status(of: "result").waitingConsumers == 1 }
-    try await Task.sleep(for: .milliseconds(300))  // its first look has found the queue empty
+    try await looked("result", 1)
     let results = (tasks + other).map { NewTask(payload: [values([$0])[0] &* 10], reference: $0.id) }
     let completion = try await queues.complete(
         (tasks + other).map(\.id),
@@ -327,4 +334,9 @@ func waitingGetIsServedResults(by queues: any QueueBackend) async throws {
     let last = try await queues.get(from: "result", maxItems: 5, consumer: 3)
     #expect(values(last) == [30])
     #expect(last.map(\.reference) == [tasks[2].id])
+}
+
+/// Waits long enough for waiting getters' first looks to have found their queue empty.
+func lookedAfterAWhile(_ queue: String, _ getters: Int) async throws {
+    try await Task.sleep(for: .milliseconds(300))
 }
