@@ -216,17 +216,9 @@ struct GroupWork {
         var undone: [String: Int64] = [:]
         for case .ack(let taskIDs, let queue, let consumer, let markDone, let reply) in operations {
             let owner = backend.owner(consumer)
-            var unknown: [TaskID] = []
-            var count = 0
-            for id in taskIDs {
-                if settled.remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
-                    count += 1
-                } else {
-                    unknown.append(id)
-                }
-            }
+            let result = settled.takeOut(taskIDs, owner: owner)
+            let count = result.count
             if !markDone, count > 0 { undone[queue, default: 0] += Int64(count) }
-            let result = AckResult(count: count, unknown: unknown)
             effects.append { [count] state, answers in
                 state.counters[queue, default: Counters()].totalAcked += UInt64(count)
                 Self.dropLeases(count, of: consumer, in: &state)
@@ -312,15 +304,8 @@ struct GroupWork {
             in operations
         {
             let owner = backend.owner(consumer)
-            var unknown: [TaskID] = []
-            var count = 0
-            for id in taskIDs {
-                if done.remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
-                    count += 1
-                } else {
-                    unknown.append(id)
-                }
-            }
+            let ack = done.takeOut(taskIDs, owner: owner)
+            let count = ack.count
             var resultIDs: [TaskID] = []
             for (i, result) in results.enumerated()
             where allDone.contains(Settled(id: Int64(bitPattern: result.reference), owner: owner)) {
@@ -339,7 +324,7 @@ struct GroupWork {
                 }
             }
             position += results.count
-            let completion = Completion(ack: AckResult(count: count, unknown: unknown), resultIDs: resultIDs)
+            let completion = Completion(ack: ack, resultIDs: resultIDs)
             effects.append { [count, resultIDs] state, answers in
                 state.counters[taskQueue, default: Counters()].totalAcked += UInt64(count)
                 if !resultIDs.isEmpty {
@@ -374,16 +359,8 @@ struct GroupWork {
         var settled = Set(returned.map { Settled(id: Int64(bitPattern: $0.id), owner: $0.owner) })
         for case .nack(let taskIDs, let queue, let consumer, let reply) in operations {
             let owner = backend.owner(consumer)
-            var unknown: [TaskID] = []
-            var count = 0
-            for id in taskIDs {
-                if settled.remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
-                    count += 1
-                } else {
-                    unknown.append(id)
-                }
-            }
-            let result = AckResult(count: count, unknown: unknown)
+            let result = settled.takeOut(taskIDs, owner: owner)
+            let count = result.count
             effects.append { [count] state, answers in
                 state.counters[queue, default: Counters()].totalNacked += UInt64(count)
                 Self.dropLeases(count, of: consumer, in: &state)
@@ -833,4 +810,21 @@ struct HandOuts {
 struct Settled: Hashable {
     var id: Int64
     var owner: String
+}
+
+extension Set<Settled> {
+    /// Takes the tasks `ids` settled for `owner` out of the set: how many were, and the ids
+    /// that were not.
+    mutating func takeOut(_ ids: [TaskID], owner: String) -> AckResult {
+        var unknown: [TaskID] = []
+        var count = 0
+        for id in ids {
+            if remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
+                count += 1
+            } else {
+                unknown.append(id)
+            }
+        }
+        return AckResult(count: count, unknown: unknown)
+    }
 }
