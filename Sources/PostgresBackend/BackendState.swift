@@ -140,6 +140,7 @@ struct QueueLine: Sendable {
     /// Counts the times items may have arrived, so that a getter back from a hand-off that
     /// gave it nothing looks again if any did meanwhile.
     var arrivals: UInt64 = 0
+
     var isEmpty: Bool { getters.isEmpty && putters.isEmpty && joiners.isEmpty }
 }
 
@@ -177,7 +178,7 @@ struct BackendState: Sendable {
     var lanesToSignal: Set<Int> = []
     /// A timed wait is back in its line (from a take or hand-off): the timer looks again.
     var timerToSignal = false
-    /// Queues whose change other masters should hear of, by kind.
+    /// Every queue's counts as last read, and when (``PostgresBackend/statuses(reply:)``).
     var statusCache: (at: Duration, counts: [String: QueueCounts])?
 
     init(lanes: Int) {
