@@ -789,7 +789,7 @@ struct HandOuts {
     /// The slot of the next item of `queue`: the first of its getters with room (taking one
     /// place), or 0 when the item is queued.
     mutating func slot(for queue: String) -> Int32 {
-        guard let indexes = byQueue[queue] else { return 0 }
+        guard !byQueue.isEmpty, let indexes = byQueue[queue] else { return 0 }
         var skip = full[queue, default: 0]
         while skip < indexes.count, slots[indexes[skip]].room == 0 { skip += 1 }
         full[queue] = skip

@@ -345,25 +345,10 @@ extension PostgresBackend {
                 state.enqueue(.unlease(ids, consumer: consumer, counted: false), lane: group.lane)
             }
             for job in group.handOffs {
-                // Not these getters' failure: they wait on (and look when items arrive), unless
-                // their wait was ended meanwhile.
+                // Not these getters' failure: as if the hand-off gave them nothing, they wait on
+                // (and look when items arrive), unless their wait has ended.
                 let ids = Set(job.getters.map(\.id))
-                guard var line = state.lines[job.queue] else { continue }
-                line.getters = line.getters.compactMap { getter in
-                    guard ids.contains(getter.id) else { return getter }
-                    if let cancelled = getter.cancelled {
-                        answers.append { getter.reply(.failure(cancelled)) }
-                        return nil
-                    }
-                    var getter = getter
-                    getter.inFlight = false
-                    if getter.deadline != nil { state.timerToSignal = true }  // its time may have come
-                    return getter
-                }
-                if line.arrivals != job.arrivals, !line.getters.isEmpty { line.maybeItems = true }
-                state.lines[job.queue] = line
-                if line.maybeItems { state.lanesToSignal.insert(state.lane(of: job.queue)) }
-                state.tidy(job.queue)
+                GroupWork.deliver([:], to: ids, of: job.queue, now: now, handOffSince: job.arrivals)(&state, &answers)
             }
             for job in group.takes {
                 let ids = Set(job.getters.map(\.id))
