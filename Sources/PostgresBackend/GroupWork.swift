@@ -617,13 +617,10 @@ struct GroupWork {
                 }
                 for (getter, got) in zip(job.getters, tasks) { byGetter[getter.id] = got.sorted { $0.id < $1.id } }
             }
-            for getter in job.getters where !(byGetter[getter.id]?.isEmpty ?? true) {
-                leasedOut.append((getter.consumer, byGetter[getter.id]!.map(\.id)))
-            }
             if byGetter.values.contains(where: { !$0.isEmpty }), limits.maxSize(of: job.queue) > 0 {
                 notices.insert("\(backend.masterID) r \(job.queue)")
             }
-            effects.append(Self.deliver(byGetter, to: Set(job.getters.map(\.id)), of: job.queue, now: backend.now))
+            hand(byGetter, to: job.getters, of: job.queue)
         }
     }
 
@@ -635,12 +632,23 @@ struct GroupWork {
             for slot in handOuts.byQueue[job.queue] ?? [] {
                 byGetter[handOuts.slots[slot].getter] = handOuts.slots[slot].tasks
             }
-            for getter in job.getters where !(byGetter[getter.id]?.isEmpty ?? true) {
-                leasedOut.append((getter.consumer, byGetter[getter.id]!.map(\.id)))
-            }
-            let ids = Set(job.getters.map(\.id))
-            effects.append(Self.deliver(byGetter, to: ids, of: job.queue, now: backend.now, handOffSince: job.arrivals))
+            hand(byGetter, to: job.getters, of: job.queue, handOffSince: job.arrivals)
         }
+    }
+
+    /// Records what a take or hand-off leased to `getters` (it goes back if the group is given
+    /// up with its commit in doubt) and the effect that answers them (`deliver`).
+    private mutating func hand(
+        _ byGetter: [UInt64: [QueuedTask]],
+        to getters: [(id: UInt64, consumer: ConsumerID, maxItems: Int)],
+        of queue: String,
+        handOffSince: UInt64? = nil
+    ) {
+        for getter in getters {
+            if let tasks = byGetter[getter.id], !tasks.isEmpty { leasedOut.append((getter.consumer, tasks.map(\.id))) }
+        }
+        let ids = Set(getters.map(\.id))
+        effects.append(Self.deliver(byGetter, to: ids, of: queue, now: backend.now, handOffSince: handOffSince))
     }
 
     /// What getters `ids` of `queue` (in flight for a take, or for a hand-off claimed when the
