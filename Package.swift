@@ -239,6 +239,8 @@ let package = Package(
             name: "PostgresBackendTests",
             dependencies: [
                 "PostgresBackend", "QueueBackend", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

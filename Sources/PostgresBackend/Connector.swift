@@ -45,14 +45,17 @@ final class Connector: Sendable {
         var description: String
     }
 
-    /// A connection to the primary, or the reason none of the hosts is one now.
-    func connectToPrimary() async throws -> PostgresConnection {
+    /// A connection to the primary (on `eventLoop`, or any loop), or the reason none of the
+    /// hosts is one now.
+    func connectToPrimary(on eventLoop: (any EventLoop)? = nil) async throws -> PostgresConnection {
         var reasons: [String] = []
         for host in url.hosts {
             do {
                 // The whole attempt is bounded: a host that accepts the TCP connection but never
                 // answers (a server stopped, not dead) must not hold the lane.
-                let connection = try await withDeadline(url.connectTimeout * 2) { try await self.connect(to: host) }
+                let connection = try await withDeadline(url.connectTimeout * 2) {
+                    try await self.connect(to: host, on: eventLoop)
+                }
                 do {
                     let standby = try await withDeadline(url.connectTimeout) {
                         var standby = true
@@ -77,7 +80,7 @@ final class Connector: Sendable {
         throw NoPrimary(description: "no host accepts writes (" + reasons.joined(separator: "; ") + ")")
     }
 
-    private func connect(to host: PostgresURL.Host) async throws -> PostgresConnection {
+    private func connect(to host: PostgresURL.Host, on eventLoop: (any EventLoop)?) async throws -> PostgresConnection {
         var configuration = PostgresConnection.Configuration(
             host: host.name,
             port: host.port,
@@ -95,6 +98,7 @@ final class Connector: Sendable {
             ("idle_in_transaction_session_timeout", "60s"),
         ]
         return try await PostgresConnection.connect(
+            on: eventLoop ?? PostgresConnection.defaultEventLoopGroup.any(),
             configuration: configuration,
             id: ids.wrappingAdd(1, ordering: .relaxed).oldValue,
             logger: logger
@@ -156,17 +160,19 @@ struct ConnectionClosed: Error, CustomStringConvertible {
     var description: String { "the connection closed" }
 }
 
-/// The result of `operation` on `connection`, or ``ConnectionClosed`` as soon as the connection
-/// closes first. A query written to a channel that has just closed is never answered (its
-/// promise is dropped with the write), so every transaction is raced against the close.
+/// The result of `operation` on `connection` (run on `executor`, if given), or
+/// ``ConnectionClosed`` as soon as the connection closes first. A query written to a channel
+/// that has just closed is never answered (its promise is dropped with the write), so every
+/// transaction is raced against the close.
 func untilClosed<T: Sendable>(
     _ connection: PostgresConnection,
+    on executor: (any TaskExecutor)? = nil,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let outcome = Outcome<T>()
     return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
         outcome.set(continuation)
-        Task {
+        Task(executorPreference: executor) {
             let result: Result<T, any Error>
             do { result = .success(try await operation()) } catch { result = .failure(error) }
             outcome.take()?.resume(with: result)

@@ -61,11 +61,17 @@ extension PostgresBackend {
     /// Runs lane `index` until cancelled: waits for work, makes a group of it, runs the group
     /// (reconnecting as needed), and again.
     func runLane(_ index: Int) async {
+        // The lane's statements, its connection and its answers on one event loop.
+        let executor = EventLoopTaskExecutor(PostgresConnection.defaultEventLoopGroup.next())
+        await withTaskExecutorPreference(executor) { await laneLoop(index, on: executor) }
+    }
+
+    private func laneLoop(_ index: Int, on executor: EventLoopTaskExecutor) async {
         var connection: PostgresConnection?
         while !Task.isCancelled {
             await laneSignals[index].wait(upTo: settings.pollInterval, clock: clock)
             while !Task.isCancelled, let group = locked({ state, _ in makeGroup(&state, lane: index) }) {
-                await run(group, lane: index, connection: &connection)
+                await run(group, lane: index, on: executor, connection: &connection)
                 locked { state, answers in
                     state.lanes[index].finished += 1
                     let finished = state.lanes[index].finished
@@ -173,7 +179,12 @@ extension PostgresBackend {
     }
 
     /// Runs a group to its end: committed and answered, or failed after the unavailable timeout.
-    private func run(_ group: Group, lane: Int, connection: inout PostgresConnection?) async {
+    private func run(
+        _ group: Group,
+        lane: Int,
+        on executor: EventLoopTaskExecutor,
+        connection: inout PostgresConnection?
+    ) async {
         var backoff = Duration.milliseconds(20)
         var reported = false
         var doubt: CommitInDoubt?
@@ -181,7 +192,7 @@ extension PostgresBackend {
             if connection == nil || connection!.isClosed {
                 do {
                     guard schemaReady.load(ordering: .acquiring) else { throw SchemaNotReady() }
-                    connection = try await connector.connectToPrimary()
+                    connection = try await connector.connectToPrimary(on: executor.eventLoop)
                     if reported { logger.notice("reached the database again", metadata: ["lane": "\(lane)"]) }
                 } catch {
                     connection = nil
@@ -243,7 +254,9 @@ extension PostgresBackend {
             }
             let reachedCommit = ReachedCommit()
             do {
-                let effects = try await untilClosed(live) { try await self.execute(group, on: live, reachedCommit) }
+                let effects = try await untilClosed(live, on: executor) {
+                    try await self.execute(group, on: live, reachedCommit)
+                }
                 apply(effects)
                 if reported || doubt != nil || backoff > .milliseconds(20) {
                     logger.notice("a queue transaction went through after a failure", metadata: ["lane": "\(lane)"])
@@ -274,7 +287,7 @@ extension PostgresBackend {
                     }
                     continue
                 }
-                try? await live.query("ROLLBACK", logger: logger)
+                _ = try? await live.query("ROLLBACK", logger: logger)
                 if Self.isTransient(error), now - group.startedAt < settings.unavailableTimeout {
                     continue
                 }

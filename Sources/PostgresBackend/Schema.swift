@@ -93,7 +93,7 @@ enum Schema {
                     )
                     try await connection.query("COMMIT", logger: logger)
                 } catch {
-                    try? await connection.query("ROLLBACK", logger: logger)
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
                     throw error
                 }
                 logger.notice("migrated the queue schema", metadata: ["schema": "\(schema)", "version": "\(version)"])
@@ -102,7 +102,7 @@ enum Schema {
             try await connection.query("SELECT pg_advisory_unlock(hashtext(\(lock)))", logger: logger)
             return version
         } catch {
-            try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(lock)))", logger: logger)
+            _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(lock)))", logger: logger)
             throw error
         }
     }

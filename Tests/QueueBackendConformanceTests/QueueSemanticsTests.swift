@@ -223,6 +223,10 @@ import Testing
             let producers = 4
             let perProducer = 1_000
             let consumers = 4
+            // Consumers stop at an empty get once every producer is done (not at the first
+            // empty get: on two loaded cores a blocked put may take longer than a get waits).
+            let producersDone = Tally()
+            let giveUp = ContinuousClock.now + .seconds(120)
             let all = try await withThrowingTaskGroup(of: [UInt32].self) { group in
                 for p in 0..<producers {
                     group.addTask {
@@ -233,6 +237,7 @@ import Testing
                             }
                             _ = try await queues.put(batch, into: "q", wait: .forever, consumer: ConsumerID(100 + p))
                         }
+                        producersDone.add()
                         return []
                     }
                 }
@@ -247,7 +252,11 @@ import Testing
                                 consumer: consumer,
                                 wait: .upTo(.milliseconds(500))
                             )
-                            if got.isEmpty { return seen }
+                            if got.isEmpty {
+                                let finished = producersDone.count == producers
+                                if finished || ContinuousClock.now > giveUp { return seen }
+                                continue
+                            }
                             // Give every third batch back once, to exercise requeueing under load.
                             if got[0].attempt == 1, got[0].id % 3 == 0 {
                                 try await queues.nack(got.map(\.id), in: "q", consumer: consumer)
@@ -339,4 +348,11 @@ func waitingGetIsServedResults(
 /// Waits long enough for waiting getters' first looks to have found their queue empty.
 func lookedAfterAWhile(_ queue: String, _ getters: Int) async throws {
     try await Task.sleep(for: .milliseconds(300))
+}
+
+/// A count that tasks add to and a test reads.
+final class Tally: Sendable {
+    private let value = Atomic<Int>(0)
+    var count: Int { value.load(ordering: .sequentiallyConsistent) }
+    func add() { value.add(1, ordering: .sequentiallyConsistent) }
 }
