@@ -160,13 +160,13 @@ struct ConnectionClosed: Error, CustomStringConvertible {
     var description: String { "the connection closed" }
 }
 
-/// The result of `operation` on `connection` (run on `executor`, if given), or
+/// The result of `operation` on `connection`, run on `executor` (a lane's), or
 /// ``ConnectionClosed`` as soon as the connection closes first. A query written to a channel
 /// that has just closed is never answered (its promise is dropped with the write), so every
 /// transaction is raced against the close.
 func untilClosed<T: Sendable>(
     _ connection: PostgresConnection,
-    on executor: (any TaskExecutor)? = nil,
+    on executor: any TaskExecutor,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let outcome = Outcome<T>()

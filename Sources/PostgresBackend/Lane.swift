@@ -61,8 +61,7 @@ extension PostgresBackend {
     /// Runs lane `index` until cancelled: waits for work, makes a group of it, runs the group
     /// (reconnecting as needed), and again.
     func runLane(_ index: Int) async {
-        // The lane's statements, its connection and its answers on one event loop.
-        let executor = EventLoopTaskExecutor(PostgresConnection.defaultEventLoopGroup.next())
+        let executor = laneExecutors[index]
         await withTaskExecutorPreference(executor) { await laneLoop(index, on: executor) }
     }
 

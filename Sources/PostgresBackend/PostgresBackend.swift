@@ -1,4 +1,5 @@
 import Logging
+import PostgresNIO
 import QueueBackend
 import ServiceLifecycle
 import Synchronization
@@ -78,6 +79,9 @@ public final class PostgresBackend: QueueBackend {
     public let masterID: String
     let state: Mutex<BackendState>
     let laneSignals: [Wakeup]
+    /// Each lane's statements, its connection and its answers on one event loop (see
+    /// ``EventLoopTaskExecutor``).
+    let laneExecutors: [EventLoopTaskExecutor]
     /// Signalled when waits with an end are added (the timer looks again).
     let timerSignal = Wakeup()
     /// Set once the schema is there: lanes run nothing before.
@@ -105,6 +109,9 @@ public final class PostgresBackend: QueueBackend {
         let lanes = max(1, settings.lanes)
         self.state = Mutex(BackendState(lanes: lanes))
         self.laneSignals = (0..<lanes).map { _ in Wakeup() }
+        self.laneExecutors = (0..<lanes).map { _ in
+            EventLoopTaskExecutor(PostgresConnection.defaultEventLoopGroup.next())
+        }
         self.elapsed = Self.stopwatch(clock)
     }
 
@@ -484,6 +491,11 @@ public final class PostgresBackend: QueueBackend {
     /// How many items of `queue` this master inserted already leased to a waiting getter.
     func handedOff(in queue: String) -> UInt64 {
         state.withLock { $0.counters[queue]?.totalHandedOff ?? 0 }
+    }
+
+    /// How many jobs the lane of `queue` ran on its executor.
+    func laneJobs(of queue: String) -> Int {
+        laneExecutors[state.withLock { $0.lane(of: queue) }].enqueued
     }
 
     /// How many getters wait on `queue` having looked at it (new items may go to them).
