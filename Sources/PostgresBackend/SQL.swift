@@ -136,14 +136,15 @@ enum SQL {
         """
 
     /// Takes up to `$2` queued tasks of queue `$1` from the front for owner `$3`, leased for
-    /// `$4` ms. The ids are picked in a subquery and updated through the hash index as one
-    /// array (`= ANY(ARRAY(…))`: one bitmap, no join for the planner to get wrong). Returns
+    /// `$4` ms. The rows are picked and locked in a subquery and updated where they lie, by
+    /// their `ctid` as one array (a TID scan: no index probe per row, no join for the planner
+    /// to get wrong; a locked row can't move before the update). Returns
     /// `(id, reference, attempt, payload, error)`.
     static let take = """
         UPDATE tasks SET lease_owner = $3,
             lease_until = now() + $4::float8 * interval '1 millisecond', attempt = attempt + 1
-        WHERE id = ANY(ARRAY(
-            SELECT id FROM tasks WHERE queue = $1 AND lease_owner IS NULL
+        WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM tasks WHERE queue = $1 AND lease_owner IS NULL
             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
         ))
         RETURNING id, reference, attempt, payload, error
@@ -151,23 +152,26 @@ enum SQL {
 
     /// Takes up to `$2` queued tasks of queue `$1` for several getters at once, in order: the
     /// getter `i` (owner `$3[i]`) gets the tasks from position `$5[i]` of the ids picked
-    /// (`$5` = 1, 1 + first getter's count, …), leased for `$4` ms. The picked ids are updated
-    /// as one array through the hash index (one bitmap), and each row finds its getter by a
-    /// binary search of the first ids of the getters' ranges (`width_bucket`): no join, no
-    /// per-row scan. Returns `(getter, id, reference, attempt, payload, error)`.
+    /// (`$5` = 1, 1 + first getter's count, …), leased for `$4` ms. The picked rows are
+    /// updated by their `ctid`s as one array (a TID scan; the array is an init plan's value,
+    /// as a join on it would scan the table), and each row finds its getter by a binary search
+    /// of the first ids of the getters' ranges (`width_bucket`): no join, no per-row scan.
+    /// Returns `(getter, id, reference, attempt, payload, error)`.
     static let takeForMany = """
         WITH picked AS MATERIALIZED (
-            SELECT ARRAY(
-                SELECT id FROM tasks WHERE queue = $1 AND lease_owner IS NULL
+            SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids,
+                coalesce(array_agg(ctid ORDER BY id), '{}') AS rows
+            FROM (
+                SELECT id, ctid FROM tasks WHERE queue = $1 AND lease_owner IS NULL
                 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-            ) AS ids
+            ) p
         ), ranges AS MATERIALIZED (
-            SELECT ids, ARRAY(SELECT ids[s] FROM unnest($5::int[]) AS s WHERE s <= cardinality(ids)) AS firsts
+            SELECT ARRAY(SELECT ids[s] FROM unnest($5::int[]) AS s WHERE s <= cardinality(ids)) AS firsts
             FROM picked
         )
         UPDATE tasks t SET lease_owner = ($3::text[])[width_bucket(t.id, r.firsts)],
             lease_until = now() + $4::float8 * interval '1 millisecond', attempt = t.attempt + 1
-        FROM ranges r WHERE t.id = ANY(r.ids)
+        FROM ranges r WHERE t.ctid = ANY((SELECT rows FROM picked)::tid[])
         RETURNING width_bucket(t.id, r.firsts), t.id, t.reference, t.attempt, t.payload, t.error
         """
 
