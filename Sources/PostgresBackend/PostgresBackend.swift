@@ -493,7 +493,8 @@ public final class PostgresBackend: QueueBackend {
         state.withLock { $0.counters[queue]?.totalHandedOff ?? 0 }
     }
 
-    /// How many jobs the lane of `queue` ran on its executor.
+    /// How many jobs the lane of `queue` ran on its executor (the queue gets its lane here if it
+    /// has none yet, as at its first operation).
     func laneJobs(of queue: String) -> Int {
         laneExecutors[state.withLock { $0.lane(of: queue) }].enqueued
     }
