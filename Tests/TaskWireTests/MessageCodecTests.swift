@@ -97,6 +97,34 @@ import Testing
         #expect(try Response(decoding: buffer) == response)
     }
 
+    @Test func aDecodedDurationEncodesAsItCame() throws {
+        // Durations travel as milliseconds and are seconds as a Double in between: a decoded
+        // value must encode to the same count, or a relayed status changes on every hop. The
+        // first value is FuzzMessageCodec's (816 ms came back as 817 when the clamp was 2^52).
+        var counts: [UInt64] = [4_424_436_316_962_816, 1 << 50, (1 << 50) - 1, 1 << 52, UInt64.max, 0, 1, 999]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<2_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            counts.append(state >> (state % 16))  // spread over 2^48 ... 2^64
+        }
+        for count in counts {
+            let seconds = Double(count) / 1000
+            let client = ClientStatus(id: 1, kind: .native, address: "", workerUptimeSeconds: seconds)
+            let snapshot = StatusSnapshot(uptimeSeconds: seconds, clients: [client])
+            let once = try roundTrip(snapshot)
+            #expect(try roundTrip(once) == once, "\(count) ms")
+        }
+    }
+
+    private func roundTrip(_ snapshot: StatusSnapshot) throws -> StatusSnapshot {
+        var buffer = ByteBuffer()
+        Response(requestID: 1, .statistics(snapshot)).encode(into: &buffer)
+        guard case .statistics(let decoded) = try Response(decoding: buffer).message else {
+            throw WireError.malformed("not statistics")
+        }
+        return decoded
+    }
+
     @Test func thePingRequestHasAFixedLayout() {
         var buffer = ByteBuffer()
         Request(id: 0x0102_0304, .ping).encode(into: &buffer)
