@@ -171,8 +171,10 @@ struct BackendState: Sendable {
     var laneOf: [String: Int] = [:]
     var nextLane = 0
     var counters: [String: Counters] = [:]
-    /// Tasks each consumer of this master holds.
-    var leases: [ConsumerID: Int] = [:]
+    /// The tasks each consumer of this master holds, each with the row it was at when this
+    /// master last leased or extended it (or `RowID.unknown`): acks and completions look
+    /// there first (see `SQL.ack`).
+    var leases: [ConsumerID: [TaskID: RowID]] = [:]
     var nextWaiterID: UInt64 = 1
     /// Lanes that have new work.
     var lanesToSignal: Set<Int> = []
@@ -197,6 +199,21 @@ struct BackendState: Sendable {
     mutating func enqueue(_ operation: Operation, lane: Int) {
         lanes[lane].pending.append(operation)
         lanesToSignal.insert(lane)
+    }
+
+    /// Tasks `ids` are no longer leased to `consumer` (settled, given back, or never its).
+    mutating func dropLeases(_ ids: some Sequence<TaskID>, of consumer: ConsumerID) {
+        guard var held = leases.removeValue(forKey: consumer) else { return }
+        for id in ids { held[id] = nil }
+        if !held.isEmpty { leases[consumer] = held }
+    }
+
+    /// The rows known for the tasks `ids` leased to `consumer` (see `leases`).
+    func rows(of ids: [TaskID], leasedTo consumer: ConsumerID, into rows: inout [RowID]) {
+        guard let held = leases[consumer] else { return }
+        for id in ids {
+            if let row = held[id], row != .unknown { rows.append(row) }
+        }
     }
 
     mutating func makeWaiterID() -> UInt64 {

@@ -18,6 +18,8 @@ struct GroupWork {
     /// The tasks the group leases to getters (takes and hand-offs): if the group fails after
     /// a `COMMIT` that may have happened, they go back (see `CommitInDoubt`).
     var leasedOut: [(consumer: ConsumerID, ids: [TaskID])] = []
+    /// The rows of the tasks the group leases (see `BackendState.leases`).
+    var rows: [TaskID: RowID] = [:]
 
     init(backend: PostgresBackend, connection: PostgresConnection, handOffs: [HandOffJob] = []) {
         self.backend = backend
@@ -61,12 +63,14 @@ struct GroupWork {
             }
         }
         guard !queues.isEmpty else { return }
-        var ids = try await insert(queues, payloads, references, slots: slots)
+        let inserted = try await insert(queues, payloads, references, slots: slots)
+        var ids = inserted.map(\.id)
         var queued = Set<String>()
-        for (i, id) in ids.enumerated() {
+        for (i, (id, row)) in inserted.enumerated() {
             if slots[i] == 0 {
                 queued.insert(queues[i])
             } else {
+                rows[id] = row ?? .unknown
                 handOuts.give(slot: slots[i], id: id, reference: references[i], payload: payloads[i])
             }
         }
@@ -82,14 +86,14 @@ struct GroupWork {
     }
 
     /// Inserts tasks (in order; ids increasing in that order), those with a slot leased to its
-    /// getter.
+    /// getter (with their rows).
     private func insert(
         _ queues: [String],
         _ payloads: [ByteBuffer],
         _ references: [Int64],
         slots: [Int32]? = nil
-    ) async throws -> [TaskID] {
-        var ids: [TaskID] = []
+    ) async throws -> [(id: TaskID, row: RowID?)] {
+        var ids: [(id: TaskID, row: RowID?)] = []
         ids.reserveCapacity(queues.count)
         let bindings = binds(
             queues,
@@ -99,10 +103,10 @@ struct GroupWork {
             handOuts.owners,
             handOuts.leaseMilliseconds
         )
-        for try await id in try await run(SQL.insert, bindings).decode(Int64.self) {
-            ids.append(TaskID(bitPattern: id))
+        for try await (id, row) in try await run(SQL.insert, bindings).decode((Int64, RowID?).self) {
+            ids.append((TaskID(bitPattern: id), row))
         }
-        ids.sort()
+        ids.sort { $0.id < $1.id }
         return ids
     }
 
@@ -133,7 +137,8 @@ struct GroupWork {
             }
             var ids =
                 payloads.isEmpty
-                ? [] : try await insert(Array(repeating: job.queue, count: payloads.count), payloads, references)
+                ? []
+                : try await insert(Array(repeating: job.queue, count: payloads.count), payloads, references).map(\.id)
             var byPutter: [UInt64: [TaskID]] = [:]
             for (id, count) in admitted {
                 byPutter[id] = Array(ids.prefix(count))
@@ -209,8 +214,15 @@ struct GroupWork {
             }
         }
         guard !ids.isEmpty else { return }
+        let places = knownRows { state, rows in
+            for case .ack(let taskIDs, _, let consumer, _, _) in operations {
+                state.rows(of: taskIDs, leasedTo: consumer, into: &rows)
+            }
+        }
         var settled = Set<Settled>()
-        for try await (id, owner) in try await run(SQL.ack, binds(ids, owners, queues)).decode((Int64, String).self) {
+        for try await (id, owner) in try await run(SQL.ack, binds(ids, owners, queues, places)).decode(
+            (Int64, String).self
+        ) {
             settled.insert(Settled(id: id, owner: owner))
         }
         var undone: [String: Int64] = [:]
@@ -221,7 +233,7 @@ struct GroupWork {
             if !markDone, count > 0 { undone[queue, default: 0] += Int64(count) }
             effects.append { [count] state, answers in
                 state.counters[queue, default: Counters()].totalAcked += UInt64(count)
-                Self.dropLeases(count, of: consumer, in: &state)
+                state.dropLeases(taskIDs, of: consumer)
                 if markDone, count > 0 { state.touch(queue, .join) }
                 answers.append { reply(.success(result)) }
             }
@@ -232,10 +244,13 @@ struct GroupWork {
         }
     }
 
-    static func dropLeases(_ count: Int, of consumer: ConsumerID, in state: inout BackendState) {
-        guard count > 0 else { return }
-        let left = state.leases[consumer, default: 0] - count
-        state.leases[consumer] = left > 0 ? left : nil
+    /// The rows `collect` finds in the backend's state (see `BackendState.leases`).
+    private func knownRows(_ collect: (BackendState, inout [RowID]) -> Void) -> [RowID] {
+        backend.state.withLock { state in
+            var rows: [RowID] = []
+            collect(state, &rows)
+            return rows
+        }
     }
 
     private mutating func completions(_ operations: [Operation]) async throws {
@@ -272,14 +287,20 @@ struct GroupWork {
             }
             return
         }
+        let places = knownRows { state, rows in
+            for case .complete(let taskIDs, _, _, _, let consumer, _) in operations {
+                state.rows(of: taskIDs, leasedTo: consumer, into: &rows)
+            }
+        }
         var done = Set<Settled>()
-        var kept: [TaskID] = []
-        for try await (isTask, id, owner) in try await run(
+        var kept: [(id: TaskID, row: RowID?)] = []
+        for try await (isTask, id, owner, row) in try await run(
             SQL.complete,
             binds(
                 ids,
                 owners,
                 queues,
+                places,
                 references,
                 resultOwners,
                 resultQueues,
@@ -288,15 +309,14 @@ struct GroupWork {
                 handOuts.owners,
                 handOuts.leaseMilliseconds
             )
-        ).decode((Bool, Int64, String).self) {
+        ).decode((Bool, Int64, String, RowID?).self) {
             if isTask {
                 done.insert(Settled(id: id, owner: owner))
             } else {
-                kept.append(TaskID(bitPattern: id))
+                kept.append((TaskID(bitPattern: id), row))
             }
         }
-        kept.sort()
-        kept.reverse()  // taken from the end, in increasing order
+        kept.sort { $0.id > $1.id }  // taken from the end, in increasing order
         let allDone = done
         var touched = Set<String>()
         var position = 0  // of the first result of the operation in `slots`
@@ -309,12 +329,13 @@ struct GroupWork {
             var resultIDs: [TaskID] = []
             for (i, result) in results.enumerated()
             where allDone.contains(Settled(id: Int64(bitPattern: result.reference), owner: owner)) {
-                guard let id = kept.popLast() else { break }
+                guard let (id, row) = kept.popLast() else { break }
                 resultIDs.append(id)
                 let slot = slots[position + i]
                 if slot == 0 {
                     touched.insert(resultQueue)
                 } else {
+                    rows[id] = row ?? .unknown
                     handOuts.give(
                         slot: slot,
                         id: id,
@@ -330,7 +351,7 @@ struct GroupWork {
                 if !resultIDs.isEmpty {
                     state.counters[resultQueue, default: Counters()].totalPut += UInt64(resultIDs.count)
                 }
-                Self.dropLeases(count, of: consumer, in: &state)
+                state.dropLeases(taskIDs, of: consumer)
                 if count > 0 { state.touch(taskQueue, .join) }
                 answers.append { reply(.success(completion)) }
             }
@@ -363,7 +384,7 @@ struct GroupWork {
             let count = result.count
             effects.append { [count] state, answers in
                 state.counters[queue, default: Counters()].totalNacked += UInt64(count)
-                Self.dropLeases(count, of: consumer, in: &state)
+                state.dropLeases(taskIDs, of: consumer)
                 answers.append { reply(.success(result)) }
             }
         }
@@ -385,9 +406,9 @@ struct GroupWork {
         extra: [any PostgresThrowingDynamicTypeEncodable]
     ) async throws -> [Returned] {
         var bindings = PostgresBindings()
-        try bindings.append(Int32(clamping: limits.maxDeliveries))
-        try bindings.append(Int32(clamping: limits.maxNameLength))
-        try bindings.append(reason)
+        bindings.append(Int32(clamping: limits.maxDeliveries))
+        bindings.append(Int32(clamping: limits.maxNameLength))
+        bindings.append(reason)
         for value in extra { try bindings.append(value) }
         var returned: [Returned] = []
         for try await (id, queue, owner, dead) in try await run(sql, bindings).decode(
@@ -443,27 +464,27 @@ struct GroupWork {
                 }
                 if UInt64.random(in: 0..<100) == 0 { try await perform(SQL.forgetOldTokens) }
                 let prefix = backend.masterID + "/"
-                var mine: [ConsumerID: Int] = [:]
+                var mine: [ConsumerID: [TaskID]] = [:]
                 let returned = all.count
                 for task in all where task.owner.hasPrefix(prefix) {
-                    if let consumer = ConsumerID(task.owner.dropFirst(prefix.count)) { mine[consumer, default: 0] += 1 }
+                    if let consumer = ConsumerID(task.owner.dropFirst(prefix.count)) {
+                        mine[consumer, default: []].append(task.id)
+                    }
                 }
                 effects.append { [mine] state, answers in
-                    for (consumer, count) in mine { Self.dropLeases(count, of: consumer, in: &state) }
+                    for (consumer, ids) in mine { state.dropLeases(ids, of: consumer) }
                     answers.append { reply(.success(returned)) }
                 }
             case .unlease(let ids, let consumer, let counted):
                 var queues = Set<String>()
-                var count = 0
                 for try await queue in try await run(
                     SQL.unlease,
                     binds(ids.map { Int64(bitPattern: $0) }, backend.owner(consumer))
                 ).decode(String.self) {
                     queues.insert(queue)
-                    count += 1
                 }
                 for queue in queues { itemsArrived(queue) }
-                if counted { effects.append { [count] state, _ in Self.dropLeases(count, of: consumer, in: &state) } }
+                if counted { effects.append { state, _ in state.dropLeases(ids, of: consumer) } }
             case .returnAll(let reply):
                 var queues = Set<String>()
                 for try await queue in try await run(SQL.returnAll, binds(backend.masterID + "/%")).decode(String.self)
@@ -560,8 +581,8 @@ struct GroupWork {
         for case .extend(let consumer, _) in operations { owners.append(backend.owner(consumer)) }
         guard !owners.isEmpty else { return }
         let overrides = limits.leaseTimeouts.sorted { $0.key < $1.key }
-        var held: [String: Int] = [:]
-        for try await owner in try await run(
+        var held: [String: [TaskID: RowID]] = [:]
+        for try await (owner, id, row) in try await run(
             SQL.extend,
             binds(
                 owners,
@@ -569,14 +590,14 @@ struct GroupWork {
                 overrides.map { $0.value.milliseconds },
                 limits.leaseTimeout.milliseconds
             )
-        ).decode(String.self) {
-            held[owner, default: 0] += 1
+        ).decode((String, Int64, RowID).self) {
+            held[owner, default: [:]][TaskID(bitPattern: id)] = row
         }
         for case .extend(let consumer, let reply) in operations {
-            let count = held[backend.owner(consumer), default: 0]
+            let leases = held[backend.owner(consumer)]
             effects.append { state, answers in
-                state.leases[consumer] = count > 0 ? count : nil
-                answers.append { reply(.success(count)) }
+                state.leases[consumer] = leases
+                answers.append { reply(.success(leases?.count ?? 0)) }
             }
         }
     }
@@ -591,11 +612,12 @@ struct GroupWork {
             let lease = limits.leaseTimeout(of: job.queue).milliseconds
             if job.getters.count == 1, let getter = job.getters.first {
                 var tasks: [QueuedTask] = []
-                for try await (id, reference, attempt, payload, error) in try await run(
+                for try await (id, reference, attempt, payload, error, row) in try await run(
                     SQL.take,
                     binds(job.queue, Int64(getter.maxItems), backend.owner(getter.consumer), lease)
-                ).decode((Int64, Int64, Int32, ByteBuffer, String?).self) {
+                ).decode((Int64, Int64, Int32, ByteBuffer, String?, RowID).self) {
                     tasks.append(Self.task(id, reference, attempt, payload, error))
+                    rows[TaskID(bitPattern: id)] = row
                 }
                 tasks.sort { $0.id < $1.id }
                 byGetter[getter.id] = tasks
@@ -609,11 +631,12 @@ struct GroupWork {
                     total += getter.maxItems
                 }
                 var tasks = Array(repeating: [QueuedTask](), count: job.getters.count)
-                for try await (index, id, reference, attempt, payload, error) in try await run(
+                for try await (index, id, reference, attempt, payload, error, row) in try await run(
                     SQL.takeForMany,
                     binds(job.queue, Int64(total), owners, lease, firsts)
-                ).decode((Int32, Int64, Int64, Int32, ByteBuffer, String?).self) {
+                ).decode((Int32, Int64, Int64, Int32, ByteBuffer, String?, RowID).self) {
                     tasks[Int(index) - 1].append(Self.task(id, reference, attempt, payload, error))
+                    rows[TaskID(bitPattern: id)] = row
                 }
                 for (getter, got) in zip(job.getters, tasks) { byGetter[getter.id] = got.sorted { $0.id < $1.id } }
             }
@@ -648,15 +671,19 @@ struct GroupWork {
             if let tasks = byGetter[getter.id], !tasks.isEmpty { leasedOut.append((getter.consumer, tasks.map(\.id))) }
         }
         let ids = Set(getters.map(\.id))
-        effects.append(Self.deliver(byGetter, to: ids, of: queue, now: backend.now, handOffSince: handOffSince))
+        effects.append(
+            Self.deliver(byGetter, rows: rows, to: ids, of: queue, now: backend.now, handOffSince: handOffSince)
+        )
     }
 
     /// What getters `ids` of `queue` (in flight for a take, or for a hand-off claimed when the
     /// line's arrivals were `handOffSince`) get: each is answered with its tasks (leased to
-    /// it), or, with none, when it doesn't wait or its time has come, and otherwise waits on;
-    /// a getter whose wait ended meanwhile is answered with its error and its tasks go back.
+    /// it, at their `rows`), or, with none, when it doesn't wait or its time has come, and
+    /// otherwise waits on; a getter whose wait ended meanwhile is answered with its error and
+    /// its tasks go back.
     static func deliver(
         _ byGetter: [UInt64: [QueuedTask]],
+        rows: [TaskID: RowID] = [:],
         to ids: Set<UInt64>,
         of queue: String,
         now: Duration,
@@ -676,7 +703,9 @@ struct GroupWork {
                     counters.totalDelivered += UInt64(tasks.count)
                     if handOffSince != nil { counters.totalHandedOff += UInt64(tasks.count) }
                     counters.totalRedelivered += UInt64(tasks.count { $0.attempt > 1 })
-                    state.leases[getter.consumer, default: 0] += tasks.count
+                    for task in tasks {
+                        state.leases[getter.consumer, default: [:]][task.id] = rows[task.id] ?? .unknown
+                    }
                 }
                 let reply = getter.reply
                 if let error = getter.cancelled {

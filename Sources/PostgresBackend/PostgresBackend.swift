@@ -294,7 +294,7 @@ public final class PostgresBackend: QueueBackend {
     // MARK: Leases and consumers
 
     public func extendLeases(of consumer: ConsumerID, reply: @escaping QueueReply<Int>) {
-        let holds = state.withLock { $0.leases[consumer, default: 0] }
+        let holds = state.withLock { $0.leases[consumer]?.count ?? 0 }
         guard holds > 0 else { return reply(.success(0)) }
         submit(.extend(consumer, reply: reply), queue: nil)
     }
@@ -460,7 +460,7 @@ public final class PostgresBackend: QueueBackend {
             let queues = names.sorted().map { name in
                 queueStatus(name, counts[name] ?? QueueCounts(), state: state)
             }
-            return BackendStatus(queues: queues, leasesByConsumer: state.leases.filter { $0.value > 0 })
+            return BackendStatus(queues: queues, leasesByConsumer: state.leases.mapValues(\.count))
         }
     }
 

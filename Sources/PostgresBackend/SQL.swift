@@ -3,7 +3,9 @@
 /// spliced into SQL. Table names are unqualified: each connection's `search_path` is the
 /// backend's schema.
 ///
-/// Plans (see docs/notes/postgres-prototype.md): tasks are found by id through the hash index:
+/// Plans (see docs/notes/postgres-prototype.md): a leased task is found by the `ctid` its
+/// master last saw it at (a TID scan), and by id only when it has moved since; tasks are
+/// found by id through the hash index:
 /// every statement that joins `tasks` with an array of ids also says `t.id = ANY(ids)`, or the
 /// planner, knowing the array's length, scans and sorts the whole table to merge-join it (seen:
 /// 40 ms per 1,000 acks with 80,000 rows queued); a take picks its ids in a subquery of
@@ -11,16 +13,44 @@
 /// unprepared (the unnamed statement), so each is planned with its parameters' values.
 enum SQL {
     /// Puts: `$1` queues, `$2` payloads, `$3` references, `$4` slots, one per task in order;
-    /// returns the ids (increasing in that order). A task with a slot (1-based) goes straight
-    /// to a waiting getter, leased to owner `$5[slot]` for `$6[slot]` ms (its first delivery);
-    /// slot 0 (no such element: NULL) queues it.
+    /// returns the ids (increasing in that order) with the rows of those leased. A task with a
+    /// slot (1-based) goes straight to a waiting getter, leased to owner `$5[slot]` for
+    /// `$6[slot]` ms (its first delivery); slot 0 (no such element: NULL) queues it.
     static let insert = """
         INSERT INTO tasks (queue, payload, reference, lease_owner, lease_until, attempt)
         SELECT u.queue, u.payload, u.reference, \(handOff("u.slot", owners: 5, leases: 6))
         FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::int[])
             WITH ORDINALITY AS u(queue, payload, reference, slot, n)
         ORDER BY u.n
-        RETURNING id
+        RETURNING id, \(leasedRow)
+        """
+
+    /// The row of a task just leased; NULL for a task queued.
+    private static let leasedRow = "CASE WHEN lease_owner IS NULL THEN NULL ELSE ctid END AS place"
+
+    /// The leased tasks (`$1` ids, `$2` owners, `$3` queues) still leased to their owner,
+    /// deleted: first where their master last saw them (`$4` ctids), then by id
+    /// those not there (moved by a heartbeat, or never seen). Both guard against stale
+    /// statistics, which make the table look small and a scan of it cheap: the rows are an
+    /// init plan's value, of a size the planner doesn't know (a TID scan; given as a constant,
+    /// 1,536 rows were looked for in a scan of the whole table), and the look by id runs only
+    /// when some are left (`EXISTS` is a one-time filter). Returns `(id, owner)`.
+    private static let settle = """
+        by_row AS (
+            DELETE FROM tasks t USING unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, owner, queue)
+            WHERE t.ctid = ANY((SELECT $4::tid[])::tid[]) AND t.id = u.id AND t.lease_owner = u.owner
+                AND t.queue = u.queue
+            RETURNING t.id, u.owner
+        ), left_over AS (
+            SELECT unnest($1::bigint[]) AS id EXCEPT SELECT id FROM by_row
+        ), by_id AS (
+            DELETE FROM tasks t USING unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, owner, queue)
+            WHERE EXISTS (SELECT FROM left_over) AND t.id = ANY(ARRAY(SELECT id FROM left_over))
+                AND t.id = u.id AND t.lease_owner = u.owner AND t.queue = u.queue
+            RETURNING t.id, u.owner
+        ), done AS (
+            SELECT id, owner FROM by_row UNION ALL SELECT id, owner FROM by_id
+        )
         """
 
     /// The lease columns of a new item by its slot (see `insert`).
@@ -44,12 +74,9 @@ enum SQL {
     /// Whether the commit with token (`$1`, `$2`) happened.
     static let tokenFound = "SELECT count(*) FROM commits WHERE master = $1 AND seq = $2"
 
-    /// Acks: `$1` ids, `$2` owners, `$3` queues; returns what was settled.
-    static let ack = """
-        DELETE FROM tasks t USING unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, owner, queue)
-        WHERE t.id = ANY($1::bigint[]) AND t.id = u.id AND t.lease_owner = u.owner AND t.queue = u.queue
-        RETURNING t.id, u.owner
-        """
+    /// Acks: `$1` ids, `$2` owners, `$3` queues, `$4` rows (see `settle`); returns what was
+    /// settled.
+    static let ack = "WITH \(settle) SELECT id, owner FROM done"
 
     /// Items acknowledged but not yet marked done (Python's get): `$1` queues, `$2` counts.
     static let addUndone = """
@@ -58,26 +85,22 @@ enum SQL {
         """
 
     /// Completions, one statement and so one atomic step: the tasks (`$1` ids, `$2` owners, `$3`
-    /// queues) still leased to their owner are deleted, and the results (`$4` references, `$5`
-    /// owners, `$6` result queues, `$7` payloads, `$8` slots with `$9` owners and `$10` lease
-    /// times as in `insert`) whose task was among them are inserted.
-    /// Returns `(true, id, owner)` per task settled and `(false, id, '')` per result kept (ids
-    /// increasing in the results' order).
+    /// queues, `$4` rows, as in `settle`) still leased to their owner are deleted, and the
+    /// results (`$5` references, `$6` owners, `$7` result queues, `$8` payloads, `$9` slots with
+    /// `$10` owners and `$11` lease times as in `insert`) whose task was among them are inserted.
+    /// Returns `(true, id, owner, NULL)` per task settled and `(false, id, '', row)` per result
+    /// kept (ids increasing in the results' order; the row of a result handed off).
     static let complete = """
-        WITH done AS (
-            DELETE FROM tasks t USING unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, owner, queue)
-            WHERE t.id = ANY($1::bigint[]) AND t.id = u.id AND t.lease_owner = u.owner AND t.queue = u.queue
-            RETURNING t.id, u.owner
-        ), kept AS (
+        WITH \(settle), kept AS (
             INSERT INTO tasks (queue, payload, reference, lease_owner, lease_until, attempt)
-            SELECT r.queue, r.payload, r.reference, \(handOff("r.slot", owners: 9, leases: 10))
-            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::int[])
+            SELECT r.queue, r.payload, r.reference, \(handOff("r.slot", owners: 10, leases: 11))
+            FROM unnest($5::bigint[], $6::text[], $7::text[], $8::bytea[], $9::int[])
                 WITH ORDINALITY AS r(reference, owner, queue, payload, slot, n)
             WHERE (r.reference, r.owner) IN (SELECT id, owner FROM done)
             ORDER BY r.n
-            RETURNING id
+            RETURNING id, \(leasedRow)
         )
-        SELECT true, id, owner FROM done UNION ALL SELECT false, id, '' FROM kept
+        SELECT true, id, owner, NULL::tid FROM done UNION ALL SELECT false, id, '', place FROM kept
         """
 
     /// Gives leased tasks back to the front of their queue, or to `<queue>.dead` once they
@@ -126,20 +149,21 @@ enum SQL {
     static let forgetOldTokens = "DELETE FROM commits WHERE at < now() - interval '1 hour'"
 
     /// Heartbeats: every lease of the owners `$1` runs for its queue's timeout from now (`$2`
-    /// queues with their own, `$3` in ms; `$4` ms for the others). Returns each lease's owner.
+    /// queues with their own, `$3` in ms; `$4` ms for the others). Returns each lease's owner,
+    /// id and new row.
     static let extend = """
         UPDATE tasks t SET lease_until = now() + coalesce(
             (SELECT o.ms FROM unnest($2::text[], $3::bigint[]) AS o(queue, ms) WHERE o.queue = t.queue),
             $4::bigint)::float8 * interval '1 millisecond'
         WHERE t.lease_until IS NOT NULL AND t.lease_owner = ANY($1::text[])
-        RETURNING t.lease_owner
+        RETURNING t.lease_owner, t.id, t.ctid
         """
 
     /// Takes up to `$2` queued tasks of queue `$1` from the front for owner `$3`, leased for
     /// `$4` ms. The rows are picked and locked in a subquery and updated where they lie, by
     /// their `ctid` as one array (a TID scan: no index probe per row, no join for the planner
     /// to get wrong; a locked row can't move before the update). Returns
-    /// `(id, reference, attempt, payload, error)`.
+    /// `(id, reference, attempt, payload, error, row)`.
     static let take = """
         UPDATE tasks SET lease_owner = $3,
             lease_until = now() + $4::float8 * interval '1 millisecond', attempt = attempt + 1
@@ -147,7 +171,7 @@ enum SQL {
             SELECT ctid FROM tasks WHERE queue = $1 AND lease_owner IS NULL
             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
         ))
-        RETURNING id, reference, attempt, payload, error
+        RETURNING id, reference, attempt, payload, error, ctid
         """
 
     /// Takes up to `$2` queued tasks of queue `$1` for several getters at once, in order: the
@@ -156,7 +180,7 @@ enum SQL {
     /// updated by their `ctid`s as one array (a TID scan; the array is an init plan's value,
     /// as a join on it would scan the table), and each row finds its getter by a binary search
     /// of the first ids of the getters' ranges (`width_bucket`): no join, no per-row scan.
-    /// Returns `(getter, id, reference, attempt, payload, error)`.
+    /// Returns `(getter, id, reference, attempt, payload, error, row)`.
     static let takeForMany = """
         WITH picked AS MATERIALIZED (
             SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids,
@@ -172,7 +196,7 @@ enum SQL {
         UPDATE tasks t SET lease_owner = ($3::text[])[width_bucket(t.id, r.firsts)],
             lease_until = now() + $4::float8 * interval '1 millisecond', attempt = t.attempt + 1
         FROM ranges r WHERE t.ctid = ANY((SELECT rows FROM picked)::tid[])
-        RETURNING width_bucket(t.id, r.firsts), t.id, t.reference, t.attempt, t.payload, t.error
+        RETURNING width_bucket(t.id, r.firsts), t.id, t.reference, t.attempt, t.payload, t.error, t.ctid
         """
 
     /// Tasks `$1` of owner `$2` back to their queue, their delivery not counted (a wait ended

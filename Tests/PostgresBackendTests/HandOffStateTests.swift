@@ -87,6 +87,7 @@ import Testing
         var answers: [Answer] = []
         let effect = GroupWork.deliver(
             [1: [task(40), task(41)]],
+            rows: [40: RowID(block: 7, item: 1)],
             to: Set(job.getters.map(\.id)),
             of: "result",
             now: .seconds(1),
@@ -98,7 +99,8 @@ import Testing
         #expect(replies[2] == nil)
         #expect(state.lines["result"]?.getters.map(\.id) == [2])
         #expect(state.lines["result"]?.getters.first?.inFlight == false)
-        #expect(state.leases[1] == 2)
+        // Each lease with the row it is at, where known (acks look there first).
+        #expect(state.leases[1] == [40: RowID(block: 7, item: 1), 41: .unknown])
         #expect(state.counters["result"]?.totalHandedOff == 2)
         #expect(state.counters["result"]?.totalDelivered == 2)
         // Nothing arrived meanwhile: the one left waits without a take; the timer, which
