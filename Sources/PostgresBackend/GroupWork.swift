@@ -103,8 +103,9 @@ struct GroupWork {
             handOuts.owners,
             handOuts.leaseMilliseconds
         )
-        for try await (id, row) in try await run(SQL.insert, bindings).decode((Int64, RowID?).self) {
-            ids.append((TaskID(bitPattern: id), row))
+        for try await row in try await run(SQL.insert, bindings) {
+            var columns = Columns(row)
+            ids.append((TaskID(bitPattern: try columns.next(Int64.self)), try columns.next(RowID?.self)))
         }
         ids.sort { $0.id < $1.id }
         return ids
@@ -220,10 +221,9 @@ struct GroupWork {
             }
         }
         var settled = Set<Settled>()
-        for try await (id, owner) in try await run(SQL.ack, binds(ids, owners, queues, places)).decode(
-            (Int64, String).self
-        ) {
-            settled.insert(Settled(id: id, owner: owner))
+        for try await row in try await run(SQL.ack, binds(ids, owners, queues, places)) {
+            var columns = Columns(row)
+            settled.insert(Settled(id: try columns.next(), owner: try columns.next()))
         }
         var undone: [String: Int64] = [:]
         for case .ack(let taskIDs, let queue, let consumer, let markDone, let reply) in operations {
@@ -294,7 +294,7 @@ struct GroupWork {
         }
         var done = Set<Settled>()
         var kept: [(id: TaskID, row: RowID?)] = []
-        for try await (isTask, id, owner, row) in try await run(
+        for try await row in try await run(
             SQL.complete,
             binds(
                 ids,
@@ -309,11 +309,15 @@ struct GroupWork {
                 handOuts.owners,
                 handOuts.leaseMilliseconds
             )
-        ).decode((Bool, Int64, String, RowID?).self) {
+        ) {
+            var columns = Columns(row)
+            let isTask = try columns.next(Bool.self)
+            let id = try columns.next(Int64.self)
+            let owner = try columns.next(String.self)
             if isTask {
                 done.insert(Settled(id: id, owner: owner))
             } else {
-                kept.append((TaskID(bitPattern: id), row))
+                kept.append((TaskID(bitPattern: id), try columns.next(RowID?.self)))
             }
         }
         kept.sort { $0.id > $1.id }  // taken from the end, in increasing order
@@ -498,19 +502,9 @@ struct GroupWork {
                 }
             case .peek(let queue, let maxItems, let reply):
                 var tasks: [QueuedTask] = []
-                for try await (id, reference, attempt, payload, error) in try await run(
-                    SQL.peek,
-                    binds(queue, Int64(maxItems))
-                ).decode((Int64, Int64, Int32, ByteBuffer, String?).self) {
-                    tasks.append(
-                        QueuedTask(
-                            id: TaskID(bitPattern: id),
-                            reference: TaskID(bitPattern: reference),
-                            attempt: UInt32(clamping: attempt),
-                            payload: payload,
-                            error: error
-                        )
-                    )
+                for try await row in try await run(SQL.peek, binds(queue, Int64(maxItems))) {
+                    var columns = Columns(row)
+                    tasks.append(try columns.task())
                 }
                 effects.append { [tasks] _, answers in answers.append { reply(.success(tasks)) } }
             case .requeueDead(let deadQueue, let reply):
@@ -612,12 +606,14 @@ struct GroupWork {
             let lease = limits.leaseTimeout(of: job.queue).milliseconds
             if job.getters.count == 1, let getter = job.getters.first {
                 var tasks: [QueuedTask] = []
-                for try await (id, reference, attempt, payload, error, row) in try await run(
+                for try await row in try await run(
                     SQL.take,
                     binds(job.queue, Int64(getter.maxItems), backend.owner(getter.consumer), lease)
-                ).decode((Int64, Int64, Int32, ByteBuffer, String?, RowID).self) {
-                    tasks.append(Self.task(id, reference, attempt, payload, error))
-                    rows[TaskID(bitPattern: id)] = row
+                ) {
+                    var columns = Columns(row)
+                    let task = try columns.task()
+                    tasks.append(task)
+                    rows[task.id] = try columns.next(RowID.self)
                 }
                 tasks.sort { $0.id < $1.id }
                 byGetter[getter.id] = tasks
@@ -631,12 +627,15 @@ struct GroupWork {
                     total += getter.maxItems
                 }
                 var tasks = Array(repeating: [QueuedTask](), count: job.getters.count)
-                for try await (index, id, reference, attempt, payload, error, row) in try await run(
+                for try await row in try await run(
                     SQL.takeForMany,
                     binds(job.queue, Int64(total), owners, lease, firsts)
-                ).decode((Int32, Int64, Int64, Int32, ByteBuffer, String?, RowID).self) {
-                    tasks[Int(index) - 1].append(Self.task(id, reference, attempt, payload, error))
-                    rows[TaskID(bitPattern: id)] = row
+                ) {
+                    var columns = Columns(row)
+                    let index = Int(try columns.next(Int32.self)) - 1
+                    let task = try columns.task()
+                    tasks[index].append(task)
+                    rows[task.id] = try columns.next(RowID.self)
                 }
                 for (getter, got) in zip(job.getters, tasks) { byGetter[getter.id] = got.sorted { $0.id < $1.id } }
             }
@@ -736,24 +735,6 @@ struct GroupWork {
                 state.enqueue(.unlease(ids, consumer: consumer, counted: true), lane: state.lane(of: queue))
             }
         }
-    }
-
-    private static func task(
-        _ id: Int64,
-        _ reference: Int64,
-        _ attempt: Int32,
-        _ payload: ByteBuffer,
-        _ error: String?
-    )
-        -> QueuedTask
-    {
-        QueuedTask(
-            id: TaskID(bitPattern: id),
-            reference: TaskID(bitPattern: reference),
-            attempt: UInt32(clamping: attempt),
-            payload: payload,
-            error: error
-        )
     }
 
     // MARK: Joins and notifications
