@@ -206,12 +206,14 @@ struct GroupWork {
         var ids: [Int64] = []
         var owners: [String] = []
         var queues: [String] = []
+        var consumers: [ConsumerID] = []
         for case .ack(let taskIDs, let queue, let consumer, _, _) in operations {
             let owner = backend.owner(consumer)
             for id in taskIDs {
                 ids.append(Int64(bitPattern: id))
                 owners.append(owner)
                 queues.append(queue)
+                consumers.append(consumer)
             }
         }
         guard !ids.isEmpty else { return }
@@ -223,12 +225,12 @@ struct GroupWork {
         var settled = Set<Settled>()
         for try await row in try await run(SQL.ack, binds(ids, owners, queues, places)) {
             var columns = Columns(row)
-            settled.insert(Settled(id: try columns.next(), owner: try columns.next()))
+            let position = Int(try columns.next(Int64.self)) - 1
+            settled.insert(Settled(id: ids[position], consumer: consumers[position]))
         }
         var undone: [String: Int64] = [:]
         for case .ack(let taskIDs, let queue, let consumer, let markDone, let reply) in operations {
-            let owner = backend.owner(consumer)
-            let result = settled.takeOut(taskIDs, owner: owner)
+            let result = settled.takeOut(taskIDs, consumer: consumer)
             let count = result.count
             if !markDone, count > 0 { undone[queue, default: 0] += Int64(count) }
             effects.append { [count] state, answers in
@@ -262,12 +264,14 @@ struct GroupWork {
         var resultQueues: [String] = []
         var payloads: [ByteBuffer] = []
         var slots: [Int32] = []
+        var consumers: [ConsumerID] = []
         for case .complete(let taskIDs, let taskQueue, let results, let resultQueue, let consumer, _) in operations {
             let owner = backend.owner(consumer)
             for id in taskIDs {
                 ids.append(Int64(bitPattern: id))
                 owners.append(owner)
                 queues.append(taskQueue)
+                consumers.append(consumer)
             }
             for result in results {
                 references.append(Int64(bitPattern: result.reference))
@@ -312,12 +316,11 @@ struct GroupWork {
         ) {
             var columns = Columns(row)
             let isTask = try columns.next(Bool.self)
-            let id = try columns.next(Int64.self)
-            let owner = try columns.next(String.self)
+            let number = try columns.next(Int64.self)  // a task's position, or a result's id
             if isTask {
-                done.insert(Settled(id: id, owner: owner))
+                done.insert(Settled(id: ids[Int(number) - 1], consumer: consumers[Int(number) - 1]))
             } else {
-                kept.append((TaskID(bitPattern: id), try columns.next(RowID?.self)))
+                kept.append((TaskID(bitPattern: number), try columns.next(RowID?.self)))
             }
         }
         kept.sort { $0.id > $1.id }  // taken from the end, in increasing order
@@ -327,12 +330,11 @@ struct GroupWork {
         for case .complete(let taskIDs, let taskQueue, let results, let resultQueue, let consumer, let reply)
             in operations
         {
-            let owner = backend.owner(consumer)
-            let ack = done.takeOut(taskIDs, owner: owner)
+            let ack = done.takeOut(taskIDs, consumer: consumer)
             let count = ack.count
             var resultIDs: [TaskID] = []
             for (i, result) in results.enumerated()
-            where allDone.contains(Settled(id: Int64(bitPattern: result.reference), owner: owner)) {
+            where allDone.contains(Settled(id: Int64(bitPattern: result.reference), consumer: consumer)) {
                 guard let (id, row) = kept.popLast() else { break }
                 resultIDs.append(id)
                 let slot = slots[position + i]
@@ -381,10 +383,15 @@ struct GroupWork {
             reason: "given back by its consumer",
             extra: [ids, owners, queues]
         )
-        var settled = Set(returned.map { Settled(id: Int64(bitPattern: $0.id), owner: $0.owner) })
+        var consumerOf: [String: ConsumerID] = [:]
+        for case .nack(_, _, let consumer, _) in operations { consumerOf[backend.owner(consumer)] = consumer }
+        var settled = Set(
+            returned.compactMap { task in
+                consumerOf[task.owner].map { Settled(id: Int64(bitPattern: task.id), consumer: $0) }
+            }
+        )
         for case .nack(let taskIDs, let queue, let consumer, let reply) in operations {
-            let owner = backend.owner(consumer)
-            let result = settled.takeOut(taskIDs, owner: owner)
+            let result = settled.takeOut(taskIDs, consumer: consumer)
             let count = result.count
             effects.append { [count] state, answers in
                 state.counters[queue, default: Counters()].totalNacked += UInt64(count)
@@ -824,20 +831,20 @@ struct HandOuts {
     }
 }
 
-/// A task settled for an owner.
+/// A task settled for a consumer.
 struct Settled: Hashable {
     var id: Int64
-    var owner: String
+    var consumer: ConsumerID
 }
 
 extension Set<Settled> {
-    /// Takes the tasks `ids` settled for `owner` out of the set: how many were, and the ids
+    /// Takes the tasks `ids` settled for `consumer` out of the set: how many were, and the ids
     /// that were not.
-    mutating func takeOut(_ ids: [TaskID], owner: String) -> AckResult {
+    mutating func takeOut(_ ids: [TaskID], consumer: ConsumerID) -> AckResult {
         var unknown: [TaskID] = []
         var count = 0
         for id in ids {
-            if remove(Settled(id: Int64(bitPattern: id), owner: owner)) != nil {
+            if remove(Settled(id: Int64(bitPattern: id), consumer: consumer)) != nil {
                 count += 1
             } else {
                 unknown.append(id)

@@ -34,22 +34,26 @@ enum SQL {
     /// statistics, which make the table look small and a scan of it cheap: the rows are an
     /// init plan's value, of a size the planner doesn't know (a TID scan; given as a constant,
     /// 1,536 rows were looked for in a scan of the whole table), and the look by id runs only
-    /// when some are left (`EXISTS` is a one-time filter). Returns `(id, owner)`.
+    /// when some are left (`EXISTS` is a one-time filter). `done` holds `(id, owner, n)`, `n`
+    /// the task's position in `$1` (1-based): answers name tasks by position, not by an owner
+    /// string to decode and compare per task.
     private static let settle = """
         by_row AS (
-            DELETE FROM tasks t USING unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, owner, queue)
+            DELETE FROM tasks t
+            USING unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, owner, queue, n)
             WHERE t.ctid = ANY((SELECT $4::tid[])::tid[]) AND t.id = u.id AND t.lease_owner = u.owner
                 AND t.queue = u.queue
-            RETURNING t.id, u.owner
+            RETURNING t.id, u.owner, u.n
         ), left_over AS (
             SELECT unnest($1::bigint[]) AS id EXCEPT SELECT id FROM by_row
         ), by_id AS (
-            DELETE FROM tasks t USING unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, owner, queue)
+            DELETE FROM tasks t
+            USING unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, owner, queue, n)
             WHERE EXISTS (SELECT FROM left_over) AND t.id = ANY(ARRAY(SELECT id FROM left_over))
                 AND t.id = u.id AND t.lease_owner = u.owner AND t.queue = u.queue
-            RETURNING t.id, u.owner
+            RETURNING t.id, u.owner, u.n
         ), done AS (
-            SELECT id, owner FROM by_row UNION ALL SELECT id, owner FROM by_id
+            SELECT id, owner, n FROM by_row UNION ALL SELECT id, owner, n FROM by_id
         )
         """
 
@@ -74,9 +78,9 @@ enum SQL {
     /// Whether the commit with token (`$1`, `$2`) happened.
     static let tokenFound = "SELECT count(*) FROM commits WHERE master = $1 AND seq = $2"
 
-    /// Acks: `$1` ids, `$2` owners, `$3` queues, `$4` rows (see `settle`); returns what was
-    /// settled.
-    static let ack = "WITH \(settle) SELECT id, owner FROM done"
+    /// Acks: `$1` ids, `$2` owners, `$3` queues, `$4` rows (see `settle`); returns the
+    /// positions of the tasks settled.
+    static let ack = "WITH \(settle) SELECT n FROM done"
 
     /// Items acknowledged but not yet marked done (Python's get): `$1` queues, `$2` counts.
     static let addUndone = """
@@ -88,8 +92,8 @@ enum SQL {
     /// queues, `$4` rows, as in `settle`) still leased to their owner are deleted, and the
     /// results (`$5` references, `$6` owners, `$7` result queues, `$8` payloads, `$9` slots with
     /// `$10` owners and `$11` lease times as in `insert`) whose task was among them are inserted.
-    /// Returns `(true, id, owner, NULL)` per task settled and `(false, id, '', row)` per result
-    /// kept (ids increasing in the results' order; the row of a result handed off).
+    /// Returns `(true, position, NULL)` per task settled and `(false, id, row)` per result kept
+    /// (ids increasing in the results' order; the row of a result handed off).
     static let complete = """
         WITH \(settle), kept AS (
             INSERT INTO tasks (queue, payload, reference, lease_owner, lease_until, attempt)
@@ -100,7 +104,7 @@ enum SQL {
             ORDER BY r.n
             RETURNING id, \(leasedRow)
         )
-        SELECT true, id, owner, NULL::tid FROM done UNION ALL SELECT false, id, '', place FROM kept
+        SELECT true, n, NULL::tid FROM done UNION ALL SELECT false, id, place FROM kept
         """
 
     /// Gives leased tasks back to the front of their queue, or to `<queue>.dead` once they
