@@ -88,6 +88,23 @@ final class HTTPTestConnection: Sendable {
         }
     }
 
+    /// Waits up to `limit` for the server to close the connection, across receive timeouts:
+    /// true if it did, false if data arrived or `limit` passed.
+    func closedByPeer(within limit: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            let outcome = try await blocking { () -> Int32? in
+                var byte: UInt8 = 0
+                let n = recv(self.fd, &byte, 1, 0)
+                if n == 0 || (n < 0 && errno == ECONNRESET) { return 1 }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return nil }  // timed out
+                return 0
+            }
+            if let outcome { return outcome == 1 }
+            if ContinuousClock.now >= deadline { return false }
+        }
+    }
+
     // Reads are byte-at-a-time up to the end of the head, so no bytes of a following response
     // are swallowed; tests read a few responses, not megabytes.
     private func readByte() throws -> UInt8? {
