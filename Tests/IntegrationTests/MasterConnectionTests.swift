@@ -48,8 +48,9 @@ import Testing
     }
 
     @Test func withNoMasterEveryCommandEndsAtOnceWithOneLine() async throws {
-        let port = try freeLoopbackPort()  // nothing listens there
-        let address = "127.0.0.1:\(port)"
+        let refusing = try RefusingLoopbackPort()  // nothing listens there, nor can meanwhile
+        defer { refusing.release() }
+        let address = "127.0.0.1:\(refusing.port)"
         let commands: [[String]] = [
             ["batch", "--count", "1"], ["put", "task", "1"], ["get", "result"], ["stats"], ["watch", "--count", "1"],
             ["drain", "task"], ["dead", "list", "task"], ["ping"], ["latency", "--count", "1"],
@@ -76,7 +77,9 @@ import Testing
         let median = took.sorted()[took.count / 2]
         #expect(median < .seconds(2), "half of the commands took \(median) or longer: \(took)")
         // Several addresses: each named with its reason, still one line.
-        let other = try freeLoopbackPort()
+        let otherPort = try RefusingLoopbackPort()
+        defer { otherPort.release() }
+        let other = otherPort.port
         let both = try await ctl(["ping", "--connect", "\(address),127.0.0.1:\(other)"])
         #expect(both.status == 2 && both.stderr.count == 1, "\(both.stderr)")
         #expect(
@@ -88,7 +91,9 @@ import Testing
     }
 
     @Test func waitForMasterWaitsAsLongAsItSaysAndNoLonger() async throws {
-        let port = try freeLoopbackPort()
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.release() }
+        let port = refusing.port
         let key = "wait-key-\(UInt64.random(in: 0...UInt64.max))"
         // Nobody comes: it gives up after about the time given, in one line saying so.
         let alone = try await ctlQuickly(
@@ -116,6 +121,7 @@ import Testing
         #expect(waiting != nil, "\(ping.transcript)")
         try await Task.sleep(for: .milliseconds(500))
         #expect(ping.isRunning, "\(ping.transcript)")
+        refusing.release()
         let master = try await MasterProcess.start(authKey: key, arguments: ["--port", "\(port)"])
         #expect(await ping.waitForExit(within: .seconds(20)) == 0, "\(ping.transcript)")
         #expect(ping.stdoutLines.first?.hasPrefix("pong from task-master at 127.0.0.1:\(port)") == true)

@@ -12,7 +12,9 @@ import Testing
         let key = "connector-\(UInt64.random(in: 0...UInt64.max))"
         let a = try await MasterProcess.start(authKey: key)
         let b = try await MasterProcess.start(authKey: key)
-        let nobody = try freeLoopbackPort()
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.release() }
+        let nobody = refusing.port
         var settings = ConnectionSettings(authKey: Secret(Array(key.utf8)))
         settings.endpoints = [
             Endpoint(host: "127.0.0.1", port: nobody), Endpoint(host: "127.0.0.1", port: a.port),

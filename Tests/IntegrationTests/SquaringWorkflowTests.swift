@@ -167,7 +167,9 @@ import Testing
     }
 
     @Test func aWorkerRetriesUntilTheMasterIsThereAndSaysSo() async throws {
-        let port = try freeLoopbackPort()
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.release() }
+        let port = refusing.port
         let key = "retry-key"
         let worker = try ManagedProcess(
             Binaries.worker,
@@ -187,6 +189,7 @@ import Testing
                 == true,
             "\(worker.transcript)"
         )
+        refusing.release()
         let master = try await MasterProcess.start(authKey: key, arguments: ["--port", "\(port)"])
         let batch = try await master.ctl(["batch", "--count", "500", "--json"], within: .seconds(60))
         #expect(batch.status == 0, "\(batch.stderr)")

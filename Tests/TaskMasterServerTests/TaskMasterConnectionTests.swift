@@ -96,7 +96,9 @@ import Testing
     }
 
     @Test func nothingListeningIsAConnectError() async throws {
-        let port = try freeLoopbackPort()
+        let refusing = try RefusingLoopbackPort()
+        defer { refusing.release() }
+        let port = refusing.port
         do {
             try await TaskMasterConnection.withConnection(to: "127.0.0.1", port: port, authKey: [1]) { _ in }
             Issue.record("connecting to a closed port must fail")

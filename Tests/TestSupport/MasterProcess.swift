@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A `task-master` started for a test on an ephemeral loopback port.
 public struct MasterProcess: Sendable {
@@ -108,11 +109,45 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// A port on 127.0.0.1 that refuses connections while it is held: a socket bound to it without
+/// listening. Unlike a port found by ``freeLoopbackPort()`` and released, no other test's server
+/// (bound without `SO_REUSEADDR` on this socket's side) or connection can take it meanwhile, so
+/// a test that expects "connection refused" gets it. Call ``release()`` before starting a server
+/// on it, and when done (a second call does nothing).
+public final class RefusingLoopbackPort: Sendable {
+    /// The port number.
+    public let port: Int
+    private let descriptor: Atomic<Int32>
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        do {
+            port = try bindToAFreeLoopbackPort(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        descriptor = Atomic(fd)
+    }
+
+    /// Closes the socket: the port is free again.
+    public func release() {
+        let fd = descriptor.exchange(-1, ordering: .relaxed)
+        if fd >= 0 { close(fd) }
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; fine for tests).
 public func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket() failed") }
     defer { close(fd) }
+    return try bindToAFreeLoopbackPort(fd)
+}
+
+/// Binds `fd` to a port on 127.0.0.1 the kernel chooses, and returns it.
+private func bindToAFreeLoopbackPort(_ fd: Int32) throws -> Int {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = 0
