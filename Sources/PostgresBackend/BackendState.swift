@@ -175,6 +175,11 @@ struct BackendState: Sendable {
     /// master last leased or extended it (or `RowID.unknown`): acks and completions look
     /// there first (see `SQL.ack`).
     var leases: [ConsumerID: [TaskID: RowID]] = [:]
+    /// The lane that settles the leases of the queue each consumer holding leases last got
+    /// tasks from: its heartbeats run there, one after another with its acks and completions
+    /// (an extend and a settle of the same rows at once lock them in different orders, and
+    /// PostgreSQL breaks the deadlock only after a second).
+    var heartbeatLane: [ConsumerID: Int] = [:]
     var nextWaiterID: UInt64 = 1
     /// Lanes that have new work.
     var lanesToSignal: Set<Int> = []
@@ -185,6 +190,14 @@ struct BackendState: Sendable {
 
     init(lanes: Int) {
         self.lanes = Array(repeating: LaneState(), count: max(1, lanes))
+    }
+
+    /// The lane that settles the leases of `queue` (acks and completions): another lane than its
+    /// takes, puts and nacks (when there are two or more), so that settling a batch and taking
+    /// the next run at once on two connections; they touch different rows (leased ones, queued
+    /// ones), and a settle changes nothing a take, put or nack of the queue sees.
+    mutating func settleLane(of queue: String) -> Int {
+        (lane(of: queue) + max(1, lanes.count / 2)) % lanes.count
     }
 
     /// The lane serving `queue`, assigning one on first sight.
@@ -205,7 +218,7 @@ struct BackendState: Sendable {
     mutating func dropLeases(_ ids: some Sequence<TaskID>, of consumer: ConsumerID) {
         guard var held = leases.removeValue(forKey: consumer) else { return }
         for id in ids { held[id] = nil }
-        if !held.isEmpty { leases[consumer] = held }
+        if held.isEmpty { heartbeatLane[consumer] = nil } else { leases[consumer] = held }
     }
 
     /// The rows known for the tasks `ids` leased to `consumer` (see `leases`).

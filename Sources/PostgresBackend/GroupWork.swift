@@ -463,6 +463,7 @@ struct GroupWork {
                 )
                 effects.append { state, answers in
                     state.leases[consumer] = nil
+                    state.heartbeatLane[consumer] = nil
                     answers.append { reply(.success(returned.count)) }
                 }
             case .expire(let reply):
@@ -505,6 +506,7 @@ struct GroupWork {
                 for queue in queues { itemsArrived(queue) }
                 effects.append { state, answers in
                     state.leases = [:]
+                    state.heartbeatLane = [:]
                     answers.append { reply(.success(())) }
                 }
             case .peek(let queue, let maxItems, let reply):
@@ -595,10 +597,16 @@ struct GroupWork {
             held[owner, default: [:]][TaskID(bitPattern: id)] = row
         }
         for case .extend(let consumer, let reply) in operations {
-            let leases = held[backend.owner(consumer)]
+            let extended = held[backend.owner(consumer)] ?? [:]
             effects.append { state, answers in
-                state.leases[consumer] = leases
-                answers.append { reply(.success(leases?.count ?? 0)) }
+                // The rows of the leases it moved. Leases it did not find stay: made meanwhile by
+                // a take or hand-off on another lane, they are new (the extend did not see them);
+                // ended meanwhile, the effect that ended them drops them.
+                if var leases = state.leases[consumer] {
+                    for (id, row) in extended where leases[id] != nil { leases[id] = row }
+                    state.leases[consumer] = leases
+                }
+                answers.append { reply(.success(extended.count)) }
             }
         }
     }
@@ -712,6 +720,7 @@ struct GroupWork {
                     for task in tasks {
                         state.leases[getter.consumer, default: [:]][task.id] = rows[task.id] ?? .unknown
                     }
+                    state.heartbeatLane[getter.consumer] = state.settleLane(of: queue)
                 }
                 let reply = getter.reply
                 if let error = getter.cancelled {

@@ -10,9 +10,11 @@ public struct PostgresBackendSettings: Sendable {
     public var url: PostgresURL
     /// The password (see ``PostgresPassword``), nil for trust or certificate authentication.
     public var password: String?
-    /// Transactions this master runs at once, each on a connection of its own; each queue is
-    /// served by one lane (assigned in turn as queues are first seen), so operations on a
-    /// queue keep their order and group together. Default 2.
+    /// Transactions this master runs at once, each on a connection of its own. Each queue's
+    /// takes, puts and nacks run on one lane (assigned in turn as queues are first seen), so
+    /// they keep their order and group together; its acks and completions on another (half the
+    /// lanes further on), beside them. Default 4: a task queue and its result queue each with
+    /// two.
     public var lanes: Int
     /// How long an operation waits for the database (a failover) before it is answered
     /// `.backendUnavailable`. Default 10 s.
@@ -26,7 +28,7 @@ public struct PostgresBackendSettings: Sendable {
     public init(
         url: PostgresURL,
         password: String? = nil,
-        lanes: Int = 2,
+        lanes: Int = 4,
         unavailableTimeout: Duration = .seconds(10),
         pollInterval: Duration = .seconds(1),
         statusCacheTime: Duration = .seconds(1)
@@ -50,7 +52,12 @@ public struct PostgresBackendSettings: Sendable {
 ///   transaction at a time on its own connection, made of every operation on its queues that
 ///   arrived meanwhile, from all connections: all puts in one `INSERT`, all acks in one
 ///   `DELETE`, all completions in one statement, one take per queue for all its getters. A
-///   queue's operations therefore keep their order, and a reply comes after the commit.
+///   queue's takes, puts and nacks therefore keep their order, and a reply comes after the
+///   commit. Its acks and completions run on a second lane, at the same time as the takes of
+///   the next tasks: they touch only leased rows, which no take, put or nack of the queue
+///   looks at, so the order between the two lanes changes no answer. A consumer's heartbeats
+///   run on the lane that settles its leases: an extend and a settle of the same rows at once
+///   could deadlock.
 /// - **Waiting.** A get that finds nothing waits here, in its queue's line; puts committed by
 ///   this master, `NOTIFY`s from other masters (``PostgresQueueService`` listens), and a poll
 ///   every ``PostgresBackendSettings/pollInterval`` make the line look again. New items from
@@ -148,13 +155,13 @@ public final class PostgresBackend: QueueBackend {
         return value
     }
 
-    private func submit(_ operation: Operation, queue: String?) {
+    private func submit(_ operation: Operation, queue: String?, settling: Bool = false) {
         locked { state, answers in
             guard !state.isShutDown || !operation.refusedAfterShutdown else {
                 answers.append { operation.fail(.shuttingDown(queue)) }
                 return
             }
-            let lane = queue.map { state.laneOf[$0] ?? state.lane(of: $0) } ?? 0
+            let lane = queue.map { settling ? state.settleLane(of: $0) : state.lane(of: $0) } ?? 0
             state.enqueue(operation, lane: lane)
         }
     }
@@ -256,7 +263,11 @@ public final class PostgresBackend: QueueBackend {
         reply: @escaping QueueReply<AckResult>
     ) {
         guard !ids.isEmpty else { return reply(.success(AckResult(count: 0, unknown: []))) }
-        submit(.ack(ids, queue: queue, consumer: consumer, markDone: markDone, reply: reply), queue: queue)
+        submit(
+            .ack(ids, queue: queue, consumer: consumer, markDone: markDone, reply: reply),
+            queue: queue,
+            settling: true
+        )
     }
 
     public func nack(_ ids: [TaskID], in queue: String, consumer: ConsumerID, reply: @escaping QueueReply<AckResult>) {
@@ -287,16 +298,17 @@ public final class PostgresBackend: QueueBackend {
                 consumer: consumer,
                 reply: reply
             ),
-            queue: taskQueue
+            queue: taskQueue,
+            settling: true
         )
     }
 
     // MARK: Leases and consumers
 
     public func extendLeases(of consumer: ConsumerID, reply: @escaping QueueReply<Int>) {
-        let holds = state.withLock { $0.leases[consumer]?.count ?? 0 }
+        let (holds, lane) = state.withLock { ($0.leases[consumer]?.count ?? 0, $0.heartbeatLane[consumer] ?? 0) }
         guard holds > 0 else { return reply(.success(0)) }
-        submit(.extend(consumer, reply: reply), queue: nil)
+        submit(.extend(consumer, reply: reply), queue: nil, lane: lane)
     }
 
     public func cancelWaits(of consumer: ConsumerID) {
