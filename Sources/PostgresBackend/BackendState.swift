@@ -181,6 +181,10 @@ struct BackendState: Sendable {
     /// PostgreSQL breaks the deadlock only after a second).
     var heartbeatLane: [ConsumerID: Int] = [:]
     var nextWaiterID: UInt64 = 1
+    /// Queues a take of this master found empty (fewer tasks than its getters wanted), with
+    /// nothing arrived since as far as this master knows: a getter that comes waits without a
+    /// take of its own, and new items go straight to it (a hand-off).
+    var drainedQueues: Set<String> = []
     /// Lanes that have new work.
     var lanesToSignal: Set<Int> = []
     /// A timed wait is back in its line (from a take or hand-off): the timer looks again.
@@ -236,6 +240,7 @@ struct BackendState: Sendable {
 
     /// Records a change to `queue`: its waiters look again in their lane's next group.
     mutating func touch(_ queue: String, _ change: Change) {
+        if change.contains(.items) { drainedQueues.remove(queue) }
         guard var line = lines[queue] else { return }
         var work = false
         if change.contains(.items) { line.arrivals &+= 1 }
@@ -257,6 +262,7 @@ struct BackendState: Sendable {
 
     /// Every waiter looks again (the poll that covers notifications lost across reconnects).
     mutating func touchAll() {
+        drainedQueues.removeAll()
         for name in Array(lines.keys) { touch(name, [.items, .room, .join]) }
     }
 

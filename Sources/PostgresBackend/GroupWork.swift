@@ -657,7 +657,9 @@ struct GroupWork {
             if byGetter.values.contains(where: { !$0.isEmpty }), limits.maxSize(of: job.queue) > 0 {
                 notices.insert("\(backend.masterID) r \(job.queue)")
             }
-            hand(byGetter, to: job.getters, of: job.queue)
+            let wanted = job.getters.reduce(0) { $0 + $1.maxItems }
+            let found = byGetter.values.reduce(0) { $0 + $1.count }
+            hand(byGetter, to: job.getters, of: job.queue, drainedSince: found < wanted ? job.arrivals : nil)
         }
     }
 
@@ -679,14 +681,23 @@ struct GroupWork {
         _ byGetter: [UInt64: [QueuedTask]],
         to getters: [(id: UInt64, consumer: ConsumerID, maxItems: Int)],
         of queue: String,
-        handOffSince: UInt64? = nil
+        handOffSince: UInt64? = nil,
+        drainedSince: UInt64? = nil
     ) {
         for getter in getters {
             if let tasks = byGetter[getter.id], !tasks.isEmpty { leasedOut.append((getter.consumer, tasks.map(\.id))) }
         }
         let ids = Set(getters.map(\.id))
         effects.append(
-            Self.deliver(byGetter, rows: rows, to: ids, of: queue, now: backend.now, handOffSince: handOffSince)
+            Self.deliver(
+                byGetter,
+                rows: rows,
+                to: ids,
+                of: queue,
+                now: backend.now,
+                handOffSince: handOffSince,
+                drainedSince: drainedSince
+            )
         )
     }
 
@@ -694,14 +705,16 @@ struct GroupWork {
     /// line's arrivals were `handOffSince`) get: each is answered with its tasks (leased to
     /// it, at their `rows`), or, with none, when it doesn't wait or its time has come, and
     /// otherwise waits on; a getter whose wait ended meanwhile is answered with its error and
-    /// its tasks go back.
+    /// its tasks go back. A take that found fewer tasks than its getters wanted passes the
+    /// arrivals it was made at (`drainedSince`): if none came since, the queue is drained.
     static func deliver(
         _ byGetter: [UInt64: [QueuedTask]],
         rows: [TaskID: RowID] = [:],
         to ids: Set<UInt64>,
         of queue: String,
         now: Duration,
-        handOffSince: UInt64? = nil
+        handOffSince: UInt64? = nil,
+        drainedSince: UInt64? = nil
     ) -> Effect {
         { state, answers in
             var counters = state.counters[queue] ?? Counters()
@@ -743,6 +756,7 @@ struct GroupWork {
             // Items that arrived while getters were in a hand-off (which a take of the queue's
             // lane left to them): they look now.
             if waitOn, let since = handOffSince, line.arrivals != since { line.maybeItems = true }
+            if let since = drainedSince, line.arrivals == since { state.drainedQueues.insert(queue) }
             state.lines[queue] = line
             if waitOn, line.maybeItems { state.lanesToSignal.insert(state.lane(of: queue)) }
             if gotAny, handOffSince == nil { state.touch(queue, .room) }

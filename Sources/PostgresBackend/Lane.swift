@@ -13,6 +13,9 @@ typealias Effect = @Sendable (inout BackendState, inout [Answer]) -> Void
 struct TakeJob: Sendable {
     var queue: String
     var getters: [(id: UInt64, consumer: ConsumerID, maxItems: Int)]
+    /// The line's arrivals when the take was made: if it finds fewer tasks than its getters
+    /// want and none has arrived since, the queue is known to be drained.
+    var arrivals: UInt64 = 0
 }
 
 /// The waiting getters of a queue that this group's new items (puts, results) go to first, in
@@ -112,7 +115,7 @@ extension PostgresBackend {
             // Getters in flight are in another lane's hand-off: they look once it is done.
             if line.maybeItems, line.getters.contains(where: { !$0.inFlight }) {
                 line.maybeItems = false
-                var job = TakeJob(queue: name, getters: [])
+                var job = TakeJob(queue: name, getters: [], arrivals: line.arrivals)
                 for i in line.getters.indices where !line.getters[i].inFlight {
                     line.getters[i].inFlight = true
                     job.getters.append((line.getters[i].id, line.getters[i].consumer, line.getters[i].maxItems))

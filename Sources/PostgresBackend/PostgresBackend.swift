@@ -235,7 +235,7 @@ public final class PostgresBackend: QueueBackend {
                 answers.append { reply(.failure(.shuttingDown(queue))) }
                 return
             }
-            let getter = Getter(
+            var getter = Getter(
                 id: state.makeWaiterID(),
                 consumer: consumer,
                 maxItems: max(1, maxItems),
@@ -243,9 +243,18 @@ public final class PostgresBackend: QueueBackend {
                 waits: wait != .none,
                 reply: reply
             )
-            state.lines[queue, default: QueueLine()].getters.append(getter)
-            state.lines[queue]!.maybeItems = true
-            state.lanesToSignal.insert(state.lane(of: queue))
+            var line = state.lines[queue] ?? QueueLine()
+            if getter.waits, !line.maybeItems, state.drainedQueues.contains(queue) {
+                // Known to be empty: it waits as if it had looked, and new items go to it.
+                getter.looked = true
+                line.getters.append(getter)
+                state.lines[queue] = line
+            } else {
+                line.getters.append(getter)
+                line.maybeItems = true
+                state.lines[queue] = line
+                state.lanesToSignal.insert(state.lane(of: queue))
+            }
         }
         if deadline != nil { timerSignal.signal() }
     }

@@ -143,4 +143,30 @@ import Testing
         }
         #expect(ids == [40] && consumer == 1 && counted)
     }
+
+    @Test func aTakeThatFoundTooFewLeavesTheQueueDrainedUnlessItemsArrivedSince() {
+        // Found fewer than wanted, nothing arrived since: drained.
+        var state = state([getter(1)])
+        state.lines["result"]?.getters[0].inFlight = true
+        let since = state.lines["result"]!.arrivals
+        var answers: [Answer] = []
+        GroupWork.deliver([:], to: [1], of: "result", now: .seconds(1), drainedSince: since)(&state, &answers)
+        #expect(state.drainedQueues == ["result"])
+        // Items arriving end it.
+        state.touch("result", .items)
+        #expect(state.drainedQueues.isEmpty)
+
+        // Items arrived while the take ran: not drained.
+        var racing = self.state([getter(2)])
+        racing.lines["result"]?.getters[0].inFlight = true
+        let before = racing.lines["result"]!.arrivals
+        racing.touch("result", .items)
+        GroupWork.deliver([:], to: [2], of: "result", now: .seconds(1), drainedSince: before)(&racing, &answers)
+        #expect(racing.drainedQueues.isEmpty)
+
+        // The poll forgets it too (notifications from other masters may have been lost).
+        racing.drainedQueues = ["result", "task"]
+        racing.touchAll()
+        #expect(racing.drainedQueues.isEmpty)
+    }
 }

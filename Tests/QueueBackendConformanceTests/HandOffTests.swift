@@ -1,4 +1,5 @@
 import QueueBackend
+import Synchronization
 import TestSupport
 import Testing
 
@@ -24,6 +25,36 @@ struct HandOffTests {
             try await waitingGetIsServedResults(by: queues, looked: looked(backend))
             #expect(backend.handedOff(in: "result") == 2)
             #expect(backend.handedOff(in: "task") == 0)
+        }
+    }
+
+    @Test func aGetOnAQueueATakeFoundEmptyWaitsWithoutATakeOfItsOwn() async throws {
+        try await BackendUnderTest.postgres(pollInterval: .seconds(600)).with { queues in
+            let backend = try #require(queues as? PostgresBackend)
+            let got = Mutex<[ConsumerID: [QueuedTask]]>([:])
+            func get(_ consumer: ConsumerID) {
+                queues.get(from: "q", maxItems: 1, wait: .forever, consumer: consumer) { result in
+                    got.withLock { $0[consumer] = (try? result.get()) ?? [] }
+                }
+            }
+            // The first getter's take finds the queue empty.
+            get(1)
+            try await looked(backend)("q", 1)
+            // So the second waits at once as if it had looked, with no take of its own ...
+            get(2)
+            #expect(backend.gettersThatLooked(in: "q") == 2)
+            // ... and both are handed what comes.
+            #expect(try await queues.put(items([1, 2]), into: "q").count == 2)
+            try await waitUntil("both getters answered") { got.withLock { $0.count } == 2 }
+            #expect(got.withLock { $0.mapValues(values) } == [1: [1], 2: [2]])
+            #expect(backend.handedOff(in: "q") == 2)
+            // An item queued (no getter waits) ends what this master knew: the next getter looks.
+            #expect(try await queues.put(items([3]), into: "q").count == 1)
+            get(3)
+            #expect(backend.gettersThatLooked(in: "q") == 0)
+            try await waitUntil("the third getter answered") { got.withLock { $0[3] } != nil }
+            #expect(got.withLock { $0[3].map(values) } == [3])
+            #expect(backend.handedOff(in: "q") == 2)
         }
     }
 
