@@ -37,6 +37,10 @@ struct HandOffTests {
                     got.withLock { $0[consumer] = (try? result.get()) ?? [] }
                 }
             }
+            // The queue's lane connected (the first use waits for it), and its take found what
+            // it wanted: nothing known about the queue.
+            #expect(try await queues.put(items([9]), into: "q").count == 1)
+            #expect(values(try await queues.get(from: "q", maxItems: 1, consumer: 9)) == [9])
             // The first getter's take finds the queue empty.
             get(1)
             try await looked(backend)("q", 1)
