@@ -247,14 +247,12 @@ public final class PostgresBackend: QueueBackend {
             if getter.waits, !line.maybeItems, state.drainedQueues.contains(queue) {
                 // Known to be empty: it waits as if it had looked, and new items go to it.
                 getter.looked = true
-                line.getters.append(getter)
-                state.lines[queue] = line
             } else {
-                line.getters.append(getter)
                 line.maybeItems = true
-                state.lines[queue] = line
                 state.lanesToSignal.insert(state.lane(of: queue))
             }
+            line.getters.append(getter)
+            state.lines[queue] = line
         }
         if deadline != nil { timerSignal.signal() }
     }
