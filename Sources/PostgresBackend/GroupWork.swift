@@ -70,8 +70,7 @@ struct GroupWork {
             if slots[i] == 0 {
                 queued.insert(queues[i])
             } else {
-                rows[id] = row ?? .unknown
-                handOuts.give(slot: slots[i], id: id, reference: references[i], payload: payloads[i])
+                handOut(slot: slots[i], id: id, row: row, reference: references[i], payload: payloads[i])
             }
         }
         for case .put(let tasks, let queue, let reply) in operations {
@@ -203,30 +202,16 @@ struct GroupWork {
     }
 
     private mutating func acks(_ operations: [Operation]) async throws {
-        var ids: [Int64] = []
-        var owners: [String] = []
-        var queues: [String] = []
-        var consumers: [ConsumerID] = []
+        var tasks = LeasedTasks()
         for case .ack(let taskIDs, let queue, let consumer, _, _) in operations {
-            let owner = backend.owner(consumer)
-            for id in taskIDs {
-                ids.append(Int64(bitPattern: id))
-                owners.append(owner)
-                queues.append(queue)
-                consumers.append(consumer)
-            }
+            tasks.append(taskIDs, queue: queue, consumer: consumer, owner: backend.owner(consumer))
         }
-        guard !ids.isEmpty else { return }
-        let places = knownRows { state, rows in
-            for case .ack(let taskIDs, _, let consumer, _, _) in operations {
-                state.rows(of: taskIDs, leasedTo: consumer, into: &rows)
-            }
-        }
+        guard !tasks.ids.isEmpty else { return }
+        let places = knownRows(of: tasks)
         var settled = Set<Settled>()
-        for try await row in try await run(SQL.ack, binds(ids, owners, queues, places)) {
+        for try await row in try await run(SQL.ack, binds(tasks.ids, tasks.owners, tasks.queues, places)) {
             var columns = Columns(row)
-            let position = Int(try columns.next(Int64.self)) - 1
-            settled.insert(Settled(id: ids[position], consumer: consumers[position]))
+            settled.insert(tasks.settled(at: try columns.next(Int64.self)))
         }
         var undone: [String: Int64] = [:]
         for case .ack(let taskIDs, let queue, let consumer, let markDone, let reply) in operations {
@@ -246,33 +231,25 @@ struct GroupWork {
         }
     }
 
-    /// The rows `collect` finds in the backend's state (see `BackendState.leases`).
-    private func knownRows(_ collect: (BackendState, inout [RowID]) -> Void) -> [RowID] {
+    /// The rows the backend's state knows for `tasks` (see `BackendState.leases`).
+    private func knownRows(of tasks: LeasedTasks) -> [RowID] {
         backend.state.withLock { state in
             var rows: [RowID] = []
-            collect(state, &rows)
+            for (taskIDs, consumer) in tasks.operations { state.rows(of: taskIDs, leasedTo: consumer, into: &rows) }
             return rows
         }
     }
 
     private mutating func completions(_ operations: [Operation]) async throws {
-        var ids: [Int64] = []
-        var owners: [String] = []
-        var queues: [String] = []
+        var tasks = LeasedTasks()
         var references: [Int64] = []
         var resultOwners: [String] = []
         var resultQueues: [String] = []
         var payloads: [ByteBuffer] = []
         var slots: [Int32] = []
-        var consumers: [ConsumerID] = []
         for case .complete(let taskIDs, let taskQueue, let results, let resultQueue, let consumer, _) in operations {
             let owner = backend.owner(consumer)
-            for id in taskIDs {
-                ids.append(Int64(bitPattern: id))
-                owners.append(owner)
-                queues.append(taskQueue)
-                consumers.append(consumer)
-            }
+            tasks.append(taskIDs, queue: taskQueue, consumer: consumer, owner: owner)
             for result in results {
                 references.append(Int64(bitPattern: result.reference))
                 resultOwners.append(owner)
@@ -281,7 +258,7 @@ struct GroupWork {
                 slots.append(handOuts.slot(for: resultQueue))
             }
         }
-        guard !ids.isEmpty || !references.isEmpty else {
+        guard !tasks.ids.isEmpty || !references.isEmpty else {
             for case .complete(let taskIDs, _, _, _, _, let reply) in operations {
                 effects.append { _, answers in
                     answers.append {
@@ -291,19 +268,15 @@ struct GroupWork {
             }
             return
         }
-        let places = knownRows { state, rows in
-            for case .complete(let taskIDs, _, _, _, let consumer, _) in operations {
-                state.rows(of: taskIDs, leasedTo: consumer, into: &rows)
-            }
-        }
+        let places = knownRows(of: tasks)
         var done = Set<Settled>()
         var kept: [(id: TaskID, row: RowID?)] = []
         for try await row in try await run(
             SQL.complete,
             binds(
-                ids,
-                owners,
-                queues,
+                tasks.ids,
+                tasks.owners,
+                tasks.queues,
                 places,
                 references,
                 resultOwners,
@@ -318,7 +291,7 @@ struct GroupWork {
             let isTask = try columns.next(Bool.self)
             let number = try columns.next(Int64.self)  // a task's position, or a result's id
             if isTask {
-                done.insert(Settled(id: ids[Int(number) - 1], consumer: consumers[Int(number) - 1]))
+                done.insert(tasks.settled(at: number))
             } else {
                 kept.append((TaskID(bitPattern: number), try columns.next(RowID?.self)))
             }
@@ -341,10 +314,10 @@ struct GroupWork {
                 if slot == 0 {
                     touched.insert(resultQueue)
                 } else {
-                    rows[id] = row ?? .unknown
-                    handOuts.give(
+                    handOut(
                         slot: slot,
                         id: id,
+                        row: row,
                         reference: Int64(bitPattern: result.reference),
                         payload: result.payload
                     )
@@ -585,7 +558,7 @@ struct GroupWork {
         guard !owners.isEmpty else { return }
         let overrides = limits.leaseTimeouts.sorted { $0.key < $1.key }
         var held: [String: [TaskID: RowID]] = [:]
-        for try await (owner, id, row) in try await run(
+        for try await row in try await run(
             SQL.extend,
             binds(
                 owners,
@@ -593,8 +566,11 @@ struct GroupWork {
                 overrides.map { $0.value.milliseconds },
                 limits.leaseTimeout.milliseconds
             )
-        ).decode((String, Int64, RowID).self) {
-            held[owner, default: [:]][TaskID(bitPattern: id)] = row
+        ) {
+            var columns = Columns(row)
+            let owner = try columns.next(String.self)
+            let id = try columns.next(Int64.self)
+            held[owner, default: [:]][TaskID(bitPattern: id)] = try columns.next(RowID.self)
         }
         for case .extend(let consumer, let reply) in operations {
             let extended = held[backend.owner(consumer)] ?? [:]
@@ -661,6 +637,13 @@ struct GroupWork {
             let found = byGetter.values.reduce(0) { $0 + $1.count }
             hand(byGetter, to: job.getters, of: job.queue, drainedSince: found < wanted ? job.arrivals : nil)
         }
+    }
+
+    /// A new item inserted already leased to the claimed getter of `slot`: its row (where acks
+    /// look first) and its place among that getter's items.
+    private mutating func handOut(slot: Int32, id: TaskID, row: RowID?, reference: Int64, payload: ByteBuffer) {
+        rows[id] = row ?? .unknown
+        handOuts.give(slot: slot, id: id, reference: reference, payload: payload)
     }
 
     /// Answers the hand-offs of the group: each claimed getter gets the items given to it, or
@@ -855,6 +838,31 @@ struct HandOuts {
 }
 
 /// A task settled for a consumer.
+/// The leased tasks a group's acks or completions settle, one element per task in the arrays
+/// `SQL.settle` binds, and each operation's tasks with their consumer (for their known rows).
+struct LeasedTasks {
+    var ids: [Int64] = []
+    var owners: [String] = []
+    var queues: [String] = []
+    var consumers: [ConsumerID] = []
+    var operations: [(ids: [TaskID], consumer: ConsumerID)] = []
+
+    mutating func append(_ taskIDs: [TaskID], queue: String, consumer: ConsumerID, owner: String) {
+        operations.append((taskIDs, consumer))
+        for id in taskIDs {
+            ids.append(Int64(bitPattern: id))
+            owners.append(owner)
+            queues.append(queue)
+            consumers.append(consumer)
+        }
+    }
+
+    /// The task at `position` (1-based, as `SQL.settle` answers) of the arrays.
+    func settled(at position: Int64) -> Settled {
+        Settled(id: ids[Int(position) - 1], consumer: consumers[Int(position) - 1])
+    }
+}
+
 struct Settled: Hashable {
     var id: Int64
     var consumer: ConsumerID
