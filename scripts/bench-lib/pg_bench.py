@@ -2,8 +2,9 @@
 """The PostgreSQL part of scripts/bench: a squaring batch through a task-master whose queues are
 in PostgreSQL (`--backend`), on a throwaway cluster on this machine (fsync on,
 synchronous_commit on), with the CPU each side used; one task at a time through it
-(`task-ctl latency`, one worker); and the pgqueuer peer
-(pgqueuer_peer.sh) in its default and fast settings, in the same run.
+(`task-ctl latency`, one worker); the same design's SQL alone, with no server (pgbench running
+pg-prototype/run.sh's statements: the yardstick issue 11 sets its 40,000 tasks/s against); and
+the pgqueuer peer (pgqueuer_peer.sh) in its default and fast settings, in the same run.
 
 Run by bench.py (`scripts/bench --postgres-only` runs only this part), or alone:
     python3 scripts/bench-lib/pg_bench.py --bin .build/release [--count 200000] [--repeats 3]
@@ -18,6 +19,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLUSTER = os.path.join(HERE, 'pg-bench-cluster.sh')
 PEER = os.path.join(HERE, 'pgqueuer_peer.sh')
+PROTOTYPE = os.path.join(HERE, 'pg-prototype', 'run.sh')
+# Issue 11 asks for 40,000 tasks/s on a machine where plain SQL taking and finishing tasks in
+# batches of 500 (the `worker` step) reached 71,000-89,000: at the low end, 0.56x of it.
+# Machines of this kind differ by 1.5-5x, so the target is checked as that same-run ratio.
+PLAIN_SQL_TARGET = 40_000 / 71_000
 TICKS = os.sysconf('SC_CLK_TCK')
 
 
@@ -140,6 +146,18 @@ def run_latency(bin_dir, key, cluster, schema, count):
         stop(master, workers)
 
 
+def plain_sql(seconds):
+    """The design's SQL alone, no server (pg-prototype/run.sh, its own throwaway cluster, 2
+    pgbench clients, batches of 500): {step: tasks/s} for `worker` (take and finish) and
+    `cycle` (a task's whole life: put, take, finish, take the result, ack it)."""
+    out = subprocess.run([PROTOTYPE, '--steps', 'worker,cycle', '--seconds', str(seconds)], capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode != 0:
+        print('pg_bench: pg-prototype/run.sh failed: %s' % out.stderr[-1500:], file=sys.stderr)
+        return {}
+    return {r['step']: r['tasks_per_second'] for r in map(json.loads, out.stdout.splitlines()) if 'step' in r}
+
+
 def peer(seconds):
     """pgqueuer's benchmark, default and fast settings: {settings: jobs/s}."""
     # The same server settings as the cluster of our batch (pg-bench-cluster.sh).
@@ -161,8 +179,12 @@ def peer(seconds):
 def run(bin_dir, count, repeats, peer_seconds, row, results, key='pg-bench'):
     """Measures and prints table rows through `row(name, value, note)`; fills `results`."""
     cluster = Cluster()
+    runs, plain = [], []
     try:
-        runs = [run_batch(bin_dir, key, cluster, 'run%d' % i, count) for i in range(repeats)]
+        # Each batch is followed by the plain SQL yardstick: the VM's speed drifts over minutes.
+        for i in range(repeats):
+            runs.append(run_batch(bin_dir, key, cluster, 'run%d' % i, count))
+            plain.append(plain_sql(8))
         latency = run_latency(bin_dir, key, cluster, 'latency', 300)
     finally:
         cluster.stop()
@@ -184,6 +206,23 @@ def run(bin_dir, count, repeats, peer_seconds, row, results, key='pg-bench'):
     row('PostgreSQL, one at a time: task-ctl latency, 1 worker',
         'p50 %.0f µs · p99 %.0f µs' % (latency['p50_us'], latency['p99_us']),
         '%d round trips; each a put and a completion committed (fsync)' % latency['count'])
+    plain = [p for p in plain if 'worker' in p and 'cycle' in p]
+    if plain:
+        for step in ('worker', 'cycle'):
+            rates = sorted(p[step] for p in plain)
+            results['plain_sql_%s_tasks_per_second' % step] = rates[len(rates) // 2]
+        row('… the same SQL alone, no server: take and finish · whole life',
+            '%.0f · %.0f tasks/s' % (results['plain_sql_worker_tasks_per_second'],
+                                     results['plain_sql_cycle_tasks_per_second']),
+            'pgbench, 2 clients, batches of 500, after each batch; median of %d' % len(plain))
+        ratio = s['tasks_per_second'] / results['plain_sql_worker_tasks_per_second']
+        results['postgres_vs_plain_sql_worker'] = ratio
+        results['postgres_vs_plain_sql_cycle'] = s['tasks_per_second'] / results['plain_sql_cycle_tasks_per_second']
+        row('TaskMaster on PostgreSQL / that take and finish', '%.2f×' % ratio,
+            'issue 11: 40,000 where it did 71,000-89,000, ≥ %.2f×: %s' % (
+                PLAIN_SQL_TARGET, 'met' if ratio >= PLAIN_SQL_TARGET else 'NOT met'))
+        row('TaskMaster on PostgreSQL / that whole life', '%.2f×' % results['postgres_vs_plain_sql_cycle'],
+            'the server adds its protocol, leases and hand-offs to the same statements')
     if peer_seconds <= 0:
         return
     rates = peer(peer_seconds)
@@ -196,8 +235,9 @@ def run(bin_dir, count, repeats, peer_seconds, row, results, key='pg-bench'):
             ' · '.join('%.0f jobs/s' % rates[n] for n in ('default', 'fast') if n in rates),
             '%d s each, its own benchmark, same machine, run and server settings' % peer_seconds)
         results['postgres_vs_pgqueuer_fast'] = s['tasks_per_second'] / best
-        row('TaskMaster on PostgreSQL / pgqueuer (faster settings)', '%.1f×' % (s['tasks_per_second'] / best),
-            'same run')
+        ratio = s['tasks_per_second'] / best
+        row('TaskMaster on PostgreSQL / pgqueuer (faster settings)', '%.2f×' % ratio,
+            'same run; issue 11: ≥ 3×: %s' % ('met' if ratio >= 3 else 'NOT met'))
 
 
 def main():
