@@ -144,6 +144,22 @@ struct QueueLine: Sendable {
     var isEmpty: Bool { getters.isEmpty && putters.isEmpty && joiners.isEmpty }
 }
 
+/// What an operation on a queue does, which decides the lane it runs on
+/// (``BackendState/lane(of:for:)``).
+enum LaneRole {
+    /// Takes, nacks, and everything else that reads or changes the queued tasks in their order:
+    /// the queue's own lane, so that a nack followed by a get finds the task first.
+    case serving
+    /// Acks and completions, which change leased rows only: the queue's settle lane.
+    case settling
+    /// Puts into a queue without a capacity, which only add rows behind the queued ones: the
+    /// lane before the queue's (with four lanes, one that serves or settles other queues; with
+    /// two, its settle lane; with one, its own), beside its takes. Puts keep their order among
+    /// themselves; a get sees a put once it is answered, and a take that found the queue empty
+    /// while a put committed has its getter look again (the line's arrivals changed).
+    case putting
+}
+
 /// A lane: operations on its queues waiting for its next group, and the groups it has run.
 struct LaneState: Sendable {
     var pending: [Operation] = []
@@ -197,11 +213,20 @@ struct BackendState: Sendable {
     }
 
     /// The lane that settles the leases of `queue` (acks and completions): another lane than its
-    /// takes, puts and nacks (when there are two or more), so that settling a batch and taking
+    /// takes and nacks (when there are two or more), so that settling a batch and taking
     /// the next run at once on two connections; they touch different rows (leased ones, queued
     /// ones), and a settle changes nothing a take, put or nack of the queue sees.
     mutating func settleLane(of queue: String) -> Int {
         (lane(of: queue) + max(1, lanes.count / 2)) % lanes.count
+    }
+
+    /// The lane of an operation on `queue` that does `role`.
+    mutating func lane(of queue: String, for role: LaneRole) -> Int {
+        switch role {
+        case .serving: lane(of: queue)
+        case .settling: settleLane(of: queue)
+        case .putting: (lane(of: queue) + lanes.count - 1) % lanes.count
+        }
     }
 
     /// The lane serving `queue`, assigning one on first sight.

@@ -11,10 +11,10 @@ public struct PostgresBackendSettings: Sendable {
     /// The password (see ``PostgresPassword``), nil for trust or certificate authentication.
     public var password: String?
     /// Transactions this master runs at once, each on a connection of its own. Each queue's
-    /// takes, puts and nacks run on one lane (assigned in turn as queues are first seen), so
-    /// they keep their order and group together; its acks and completions on another (half the
-    /// lanes further on), beside them. Default 4: a task queue and its result queue each with
-    /// two.
+    /// takes and nacks run on one lane (assigned in turn as queues are first seen), so they
+    /// keep their order and group together; its acks and completions on another (half the lanes
+    /// further on), and its puts on a third (the lane before), beside them. Default 4: a task
+    /// queue and its result queue each with two of their own.
     public var lanes: Int
     /// How long an operation waits for the database (a failover) before it is answered
     /// `.backendUnavailable`. Default 10 s.
@@ -52,12 +52,13 @@ public struct PostgresBackendSettings: Sendable {
 ///   transaction at a time on its own connection, made of every operation on its queues that
 ///   arrived meanwhile, from all connections: all puts in one `INSERT`, all acks in one
 ///   `DELETE`, all completions in one statement, one take per queue for all its getters. A
-///   queue's takes, puts and nacks therefore keep their order, and a reply comes after the
-///   commit. Its acks and completions run on a second lane, at the same time as the takes of
-///   the next tasks: they touch only leased rows, which no take, put or nack of the queue
-///   looks at, so the order between the two lanes changes no answer. A consumer's heartbeats
-///   run on the lane that settles its leases: an extend and a settle of the same rows at once
-///   could deadlock.
+///   queue's takes and nacks therefore keep their order, and a reply comes after the commit.
+///   Its acks and completions run on a second lane, at the same time as the takes of the next
+///   tasks: they touch only leased rows, which no take, put or nack of the queue looks at, so
+///   the order between the two lanes changes no answer. Its puts (without a capacity) run on a
+///   third, in their order: they only add rows behind the queued ones (``LaneRole``). A
+///   consumer's heartbeats run on the lane that settles its leases: an extend and a settle of
+///   the same rows at once could deadlock.
 /// - **Waiting.** A get that finds nothing waits here, in its queue's line; puts committed by
 ///   this master, `NOTIFY`s from other masters (``PostgresQueueService`` listens), and a poll
 ///   every ``PostgresBackendSettings/pollInterval`` make the line look again. New items from
@@ -155,13 +156,13 @@ public final class PostgresBackend: QueueBackend {
         return value
     }
 
-    private func submit(_ operation: Operation, queue: String?, settling: Bool = false) {
+    private func submit(_ operation: Operation, queue: String?, role: LaneRole = .serving) {
         locked { state, answers in
             guard !state.isShutDown || !operation.refusedAfterShutdown else {
                 answers.append { operation.fail(.shuttingDown(queue)) }
                 return
             }
-            let lane = queue.map { settling ? state.settleLane(of: $0) : state.lane(of: $0) } ?? 0
+            let lane = queue.map { state.lane(of: $0, for: role) } ?? 0
             state.enqueue(operation, lane: lane)
         }
     }
@@ -191,7 +192,7 @@ public final class PostgresBackend: QueueBackend {
             return
         }
         guard limits.maxSize(of: queue) > 0 else {
-            submit(.put(tasks, queue: queue, reply: reply), queue: queue)
+            submit(.put(tasks, queue: queue, reply: reply), queue: queue, role: .putting)
             return
         }
         // A capacity: the put joins the queue's line of putters, admitted in order as room shows.
@@ -273,7 +274,7 @@ public final class PostgresBackend: QueueBackend {
         submit(
             .ack(ids, queue: queue, consumer: consumer, markDone: markDone, reply: reply),
             queue: queue,
-            settling: true
+            role: .settling
         )
     }
 
@@ -306,7 +307,7 @@ public final class PostgresBackend: QueueBackend {
                 reply: reply
             ),
             queue: taskQueue,
-            settling: true
+            role: .settling
         )
     }
 

@@ -4,20 +4,24 @@ import Testing
 
 @testable import PostgresBackend
 
-/// Which lane (connection) runs what, with no database: a queue's takes, puts and nacks on one
-/// lane, its acks and completions on another, and a consumer's heartbeats where its leases are
-/// settled.
+/// Which lane (connection) runs what, with no database: a queue's takes and nacks on one lane,
+/// its acks and completions on another, its puts on a third (where there are that many), and a
+/// consumer's heartbeats where its leases are settled.
 @Suite struct LaneAssignmentTests {
     @Test(arguments: [
-        (1, [("task", 0, 0), ("result", 0, 0)]),
-        (2, [("task", 0, 1), ("result", 1, 0)]),
-        (4, [("task", 0, 2), ("result", 1, 3), ("other", 2, 0)]),
+        (1, [("task", 0, 0, 0), ("result", 0, 0, 0)]),
+        (2, [("task", 0, 1, 1), ("result", 1, 0, 0)]),
+        (4, [("task", 0, 2, 3), ("result", 1, 3, 0), ("other", 2, 0, 1)]),
     ])
-    func settlesRunOnAnotherLaneThanTakesWhereThereIsOne(lanes: Int, expected: [(String, Int, Int)]) {
+    func settlesAndPutsRunOnOtherLanesThanTakesWhereThereAreSome(
+        lanes: Int,
+        expected: [(String, Int, Int, Int)]
+    ) {
         var state = BackendState(lanes: lanes)
-        for (queue, lane, settleLane) in expected {
-            #expect(state.lane(of: queue) == lane, "\(queue) with \(lanes) lanes")
-            #expect(state.settleLane(of: queue) == settleLane, "\(queue) with \(lanes) lanes")
+        for (queue, lane, settleLane, putLane) in expected {
+            #expect(state.lane(of: queue, for: .serving) == lane, "\(queue) with \(lanes) lanes")
+            #expect(state.lane(of: queue, for: .settling) == settleLane, "\(queue) with \(lanes) lanes")
+            #expect(state.lane(of: queue, for: .putting) == putLane, "\(queue) with \(lanes) lanes")
             // Assigned once: asked again, the same.
             #expect(state.lane(of: queue) == lane && state.settleLane(of: queue) == settleLane)
         }
