@@ -5,12 +5,13 @@
 ///
 /// Plans (see docs/notes/postgres-prototype.md): a leased task is found by the `ctid` its
 /// master last saw it at (a TID scan), and by id only when it has moved since; there is no
-/// index on id: a task is found by id among the leases, walking the index of leased tasks (every
-/// such statement says `lease_until IS NOT NULL`, the index's condition, for the planner to use
-/// it) and hash-joining it with the ids (3 ms for 500 ids among 10,000 leases; a filter
-/// `id = ANY(…)` of a subquery's array is a linear search per row: 58 ms); a take picks its ids in a subquery of
-/// the ready index, `FOR UPDATE SKIP LOCKED`; expiry walks the lease index. Statements run
-/// unprepared (the unnamed statement), so each is planned with its parameters' values.
+/// index on id: a task is found by id among the leases, walking the index of leased tasks
+/// (every such statement says `lease_until IS NOT NULL`, the index's condition, for the
+/// planner to use it) and hash-joining it with the ids (3 ms for 500 ids among 10,000 leases;
+/// a filter `id = ANY(…)` of a subquery's array is a linear search per row: 58 ms); a take
+/// picks its ids in a subquery of the ready index, `FOR UPDATE SKIP LOCKED`; expiry walks the
+/// lease index. Statements run unprepared (the unnamed statement), so each is planned with its
+/// parameters' values.
 enum SQL {
     /// Puts: `$1` queues, `$2` payloads, `$3` references, `$4` slots, one per task in order;
     /// returns the ids (increasing in that order) with the rows of those leased. A task with a
