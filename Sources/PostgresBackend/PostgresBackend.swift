@@ -13,8 +13,9 @@ public struct PostgresBackendSettings: Sendable {
     /// Transactions this master runs at once, each on a connection of its own. Each queue's
     /// takes and nacks run on one lane (assigned in turn as queues are first seen), so they
     /// keep their order and group together; its acks and completions on another (half the lanes
-    /// further on), and its puts on a third (the lane before), beside them. Default 4: a task
-    /// queue and its result queue each with two of their own.
+    /// further on), and its puts on a third (the lane before), beside them. Default 4: for a
+    /// task queue and its result queue, takes on lanes 0 and 1, settles on 2 and 3, puts on 3
+    /// and 0.
     public var lanes: Int
     /// How long an operation waits for the database (a failover) before it is answered
     /// `.backendUnavailable`. Default 10 s.
