@@ -69,9 +69,14 @@ extension BackendUnderTest {
     }
 }
 
-/// The suite's one PostgreSQL cluster, started on first use and killed at exit.
+/// The suite's one PostgreSQL cluster, started on first use and killed at exit. Tests run in
+/// parallel, each backend with up to five connections (its lanes and its listener) besides
+/// the tests' own `psql`s: PostgreSQL's default of 100 connections ran out in a full test
+/// run once a queue's puts got a lane of their own.
 enum SharedPostgres {
-    private static let started = Task { try await PostgresCluster.start(name: "conformance") }
+    private static let started = Task {
+        try await PostgresCluster.start(name: "conformance", settings: ["max_connections": "400"])
+    }
 
     static func cluster() async throws -> PostgresCluster {
         try await started.value
