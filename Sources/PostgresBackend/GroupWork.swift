@@ -837,7 +837,6 @@ struct HandOuts {
     }
 }
 
-/// A task settled for a consumer.
 /// The leased tasks a group's acks or completions settle, one element per task in the arrays
 /// `SQL.settle` binds, and each operation's tasks with their consumer (for their known rows).
 struct LeasedTasks {
@@ -863,6 +862,7 @@ struct LeasedTasks {
     }
 }
 
+/// A task settled for a consumer.
 struct Settled: Hashable {
     var id: Int64
     var consumer: ConsumerID

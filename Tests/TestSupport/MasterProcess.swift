@@ -113,7 +113,7 @@ public struct TestFailure: Error, CustomStringConvertible {
 /// listening. Unlike a port found by ``freeLoopbackPort()`` and released, no other test's server
 /// (bound without `SO_REUSEADDR` on this socket's side) or connection can take it meanwhile, so
 /// a test that expects "connection refused" gets it. Call ``release()`` before starting a server
-/// on it, and when done (a second call does nothing).
+/// on it; it is released when done with at the latest (a second call does nothing).
 public final class RefusingLoopbackPort: Sendable {
     /// The port number.
     public let port: Int
@@ -136,6 +136,9 @@ public final class RefusingLoopbackPort: Sendable {
         let fd = descriptor.exchange(-1, ordering: .relaxed)
         if fd >= 0 { close(fd) }
     }
+
+    // A test that throws before its release() does not leak the socket.
+    deinit { release() }
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; fine for tests).
