@@ -130,16 +130,25 @@ def python_latency(python, count, key, server=None, swift_worker=None):
     return summary
 
 
+def compile_c(directory, name):
+    """Compiles scripts/bench-lib/NAME.c with the toolchain's clang (or cc) into `directory`;
+    returns the binary's path, or None when there is no C compiler or it fails."""
+    binary = os.path.join(directory, name)
+    compiler = shutil.which('clang') or shutil.which('cc')
+    if compiler is None or subprocess.run(
+            [compiler, '-O2', '-pthread', '-o', binary, os.path.join(HERE, name + '.c')]).returncode != 0:
+        return None
+    return binary
+
+
 class FloorServer:
-    """floor_server.c, compiled with the toolchain's clang (or cc): answers every call at once,
-    doing no work. Its `proc` is None when there is no C compiler."""
+    """floor_server.c: answers every call at once, doing no work. Its `proc` is None when there
+    is no C compiler."""
 
     def __init__(self, directory):
-        binary = os.path.join(directory, 'floor_server')
-        compiler = shutil.which('clang') or shutil.which('cc')
+        binary = compile_c(directory, 'floor_server')
         self.proc = None
-        if compiler is None or subprocess.run(
-                [compiler, '-O2', '-pthread', '-o', binary, os.path.join(HERE, 'floor_server.c')]).returncode != 0:
+        if binary is None:
             return
         self.proc = subprocess.Popen([binary], stdout=subprocess.PIPE, text=True)
         self.address = '127.0.0.1:' + self.proc.stdout.readline().split()[1]
@@ -148,6 +157,15 @@ class FloorServer:
         if self.proc:
             self.proc.kill()
             self.proc.wait(timeout=20)
+
+
+def floor_chain(binary, count):
+    """floor_chain.c: one task at a time through three C processes doing no work (the floor of
+    the four hops); returns its JSON: p50_us, p99_us."""
+    out = subprocess.run([binary, str(count)], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise SystemExit('floor_chain failed: %s' % out.stderr[-2000:])
+    return json.loads(out.stdout)
 
 
 def python_calls(python, count, key, server=None, floor=None):
@@ -272,24 +290,34 @@ def main():
     # TaskMaster's `task-ctl latency` with one `task-worker`, against Python's own manager
     # with its classic worker and a Python client doing the same; then the same Python client
     # on task-master, with the Python worker and with task-worker. Alternated, medians.
-    lat = {'ours': [], 'python': [], 'py_on_ours': [], 'py_swift_worker': []}
-    for _ in range(args.repeats):
-        m = Master(args.bin, key)
-        try:
-            m.start_workers(1)
-            time.sleep(0.5)
-            lat['ours'].append(m.ctl('latency', '--count', str(args.latency_count), '--json'))
-        finally:
-            m.stop()
-        lat['python'].append(python_latency(args.python, args.latency_count, key))
-        m = Master(args.bin, key)
-        try:
-            lat['py_on_ours'].append(python_latency(args.python, args.latency_count, key, server=m.address))
-            lat['py_swift_worker'].append(python_latency(args.python, args.latency_count, key, server=m.address,
-                                                         swift_worker=os.path.join(args.bin, 'task-worker')))
-        finally:
-            m.stop()
+    # The floor: the same four hops between three C processes that do no work (floor_chain.c).
+    lat = {'ours': [], 'python': [], 'py_on_ours': [], 'py_swift_worker': [], 'floor': []}
+    chain_dir = tempfile.mkdtemp(prefix='taskmaster-bench-chain-')
+    try:
+        chain = compile_c(chain_dir, 'floor_chain')
+        for _ in range(args.repeats):
+            if chain:
+                lat['floor'].append(floor_chain(chain, args.latency_count))
+            m = Master(args.bin, key)
+            try:
+                m.start_workers(1)
+                time.sleep(0.5)
+                lat['ours'].append(m.ctl('latency', '--count', str(args.latency_count), '--json'))
+            finally:
+                m.stop()
+            lat['python'].append(python_latency(args.python, args.latency_count, key))
+            m = Master(args.bin, key)
+            try:
+                lat['py_on_ours'].append(python_latency(args.python, args.latency_count, key, server=m.address))
+                lat['py_swift_worker'].append(python_latency(args.python, args.latency_count, key, server=m.address,
+                                                             swift_worker=os.path.join(args.bin, 'task-worker')))
+            finally:
+                m.stop()
+    finally:
+        shutil.rmtree(chain_dir, ignore_errors=True)
     for name, runs_ in lat.items():
+        if not runs_:
+            continue
         for field in ('p50_us', 'p99_us'):
             results['latency_%s_%s' % (name, field)] = median_of(runs_, field)
     row('One task at a time: task-ctl latency, 1 task-worker',
@@ -306,6 +334,12 @@ def main():
         'p50 %.0f µs, p99 %.0f µs' % (results['latency_py_swift_worker_p50_us'],
                                       results['latency_py_swift_worker_p99_us']),
         'p50 %s µs' % spread(lat['py_swift_worker'], 'p50_us'))
+    if lat['floor']:
+        row('… the floor: three C processes relaying the same four hops',
+            'p50 %.0f µs, p99 %.0f µs' % (results['latency_floor_p50_us'], results['latency_floor_p99_us']),
+            'p50 %s µs; no work per message: the rest is each system\'s own' % spread(lat['floor'], 'p50_us'))
+        results['latency_p50_vs_floor'] = results['latency_ours_p50_us'] / results['latency_floor_p50_us']
+        results['latency_python_p50_vs_floor'] = results['latency_python_p50_us'] / results['latency_floor_p50_us']
     results['latency_p50_ratio'] = results['latency_ours_p50_us'] / results['latency_python_p50_us']
     results['latency_p99_ratio'] = results['latency_ours_p99_us'] / results['latency_python_p99_us']
     target('1. one at a time, p50 / Python manager p50', results['latency_p50_ratio'], 0.6)
