@@ -17,7 +17,8 @@ enum Operation: Sendable {
         consumer: ConsumerID,
         reply: QueueReply<Completion>
     )
-    case extend(ConsumerID, reply: QueueReply<Int>)
+    /// The leases `consumer` holds in `queues`, all on one lane (``BackendState/heartbeats(of:)``).
+    case extend(ConsumerID, queues: [String], reply: QueueReply<Int>)
     case release(ConsumerID, reply: QueueReply<Int>)
     /// Tasks leased to a getter that will not get them (its wait was cancelled while its take
     /// or hand-off ran, or the group failed after a `COMMIT` that may have happened): back,
@@ -56,7 +57,7 @@ enum Operation: Sendable {
         case .put(_, _, let reply): reply(.failure(error))
         case .ack(_, _, _, _, let reply), .nack(_, _, _, let reply): reply(.failure(error))
         case .complete(_, _, _, _, _, let reply): reply(.failure(error))
-        case .extend(_, let reply), .release(_, let reply), .expire(let reply), .requeueDead(_, let reply),
+        case .extend(_, _, let reply), .release(_, let reply), .expire(let reply), .requeueDead(_, let reply),
             .purge(_, let reply):
             reply(.failure(error))
         case .unlease: break
@@ -191,11 +192,12 @@ struct BackendState: Sendable {
     /// master last leased or extended it (or `RowID.unknown`): acks and completions look
     /// there first (see `SQL.ack`).
     var leases: [ConsumerID: [TaskID: RowID]] = [:]
-    /// The lane that settles the leases of the queue each consumer holding leases last got
-    /// tasks from: its heartbeats run there, one after another with its acks and completions
-    /// (an extend and a settle of the same rows at once lock them in different orders, and
-    /// PostgreSQL breaks the deadlock only after a second).
-    var heartbeatLane: [ConsumerID: Int] = [:]
+    /// The queues each consumer holding leases got tasks from since it last held none. Its
+    /// heartbeats extend its leases of each queue on the lane that settles that queue, one
+    /// after another with the queue's acks and completions (an extend and a settle of the same
+    /// rows at once lock them in different orders, and PostgreSQL breaks the deadlock only
+    /// after a second).
+    var heartbeatQueues: [ConsumerID: Set<String>] = [:]
     var nextWaiterID: UInt64 = 1
     /// Queues a take of this master found empty (fewer tasks than its getters wanted), with
     /// nothing arrived since as far as this master knows: a getter that comes waits without a
@@ -247,7 +249,16 @@ struct BackendState: Sendable {
     mutating func dropLeases(_ ids: some Sequence<TaskID>, of consumer: ConsumerID) {
         guard var held = leases.removeValue(forKey: consumer) else { return }
         for id in ids { held[id] = nil }
-        if held.isEmpty { heartbeatLane[consumer] = nil } else { leases[consumer] = held }
+        if held.isEmpty { heartbeatQueues[consumer] = nil } else { leases[consumer] = held }
+    }
+
+    /// The heartbeat of `consumer` as one extend per lane: each lane that settles a queue it
+    /// holds leases in, with those queues (sorted, lanes in order). None if it holds nothing.
+    mutating func heartbeats(of consumer: ConsumerID) -> [(lane: Int, queues: [String])] {
+        guard leases[consumer]?.isEmpty == false, let queues = heartbeatQueues[consumer] else { return [] }
+        var byLane: [Int: [String]] = [:]
+        for queue in queues.sorted() { byLane[settleLane(of: queue), default: []].append(queue) }
+        return byLane.sorted { $0.key < $1.key }.map { (lane: $0.key, queues: $0.value) }
     }
 
     /// The rows known for the tasks `ids` leased to `consumer` (see `leases`).

@@ -436,7 +436,7 @@ struct GroupWork {
                 )
                 effects.append { state, answers in
                     state.leases[consumer] = nil
-                    state.heartbeatLane[consumer] = nil
+                    state.heartbeatQueues[consumer] = nil
                     answers.append { reply(.success(returned.count)) }
                 }
             case .expire(let reply):
@@ -479,7 +479,7 @@ struct GroupWork {
                 for queue in queues { itemsArrived(queue) }
                 effects.append { state, answers in
                     state.leases = [:]
-                    state.heartbeatLane = [:]
+                    state.heartbeatQueues = [:]
                     answers.append { reply(.success(())) }
                 }
             case .peek(let queue, let maxItems, let reply):
@@ -551,10 +551,18 @@ struct GroupWork {
         return result
     }
 
-    /// Every heartbeat of the group in one statement.
+    /// Every heartbeat of the group in one statement: the leases of each consumer in the
+    /// queues its extend names (those this lane settles).
     private mutating func extends(_ operations: [Operation]) async throws {
         var owners: [String] = []
-        for case .extend(let consumer, _) in operations { owners.append(backend.owner(consumer)) }
+        var queues: [String] = []
+        for case .extend(let consumer, let named, _) in operations {
+            let owner = backend.owner(consumer)
+            for queue in named {
+                owners.append(owner)
+                queues.append(queue)
+            }
+        }
         guard !owners.isEmpty else { return }
         let overrides = limits.leaseTimeouts.sorted { $0.key < $1.key }
         var held: [String: [TaskID: RowID]] = [:]
@@ -564,7 +572,8 @@ struct GroupWork {
                 owners,
                 overrides.map(\.key),
                 overrides.map { $0.value.milliseconds },
-                limits.leaseTimeout.milliseconds
+                limits.leaseTimeout.milliseconds,
+                queues
             )
         ) {
             var columns = Columns(row)
@@ -572,7 +581,7 @@ struct GroupWork {
             let id = try columns.next(Int64.self)
             held[owner, default: [:]][TaskID(bitPattern: id)] = try columns.next(RowID.self)
         }
-        for case .extend(let consumer, let reply) in operations {
+        for case .extend(let consumer, _, let reply) in operations {
             let extended = held[backend.owner(consumer)] ?? [:]
             effects.append { state, answers in
                 // The rows of the leases it moved. Leases it did not find stay: made meanwhile by
@@ -716,7 +725,7 @@ struct GroupWork {
                     for task in tasks {
                         state.leases[getter.consumer, default: [:]][task.id] = rows[task.id] ?? .unknown
                     }
-                    state.heartbeatLane[getter.consumer] = state.settleLane(of: queue)
+                    state.heartbeatQueues[getter.consumer, default: []].insert(queue)
                 }
                 let reply = getter.reply
                 if let error = getter.cancelled {

@@ -58,8 +58,8 @@ public struct PostgresBackendSettings: Sendable {
 ///   tasks: they touch only leased rows, which no take, put or nack of the queue looks at, so
 ///   the order between the two lanes changes no answer. Its puts (without a capacity) run on a
 ///   third, in their order: they only add rows behind the queued ones (``LaneRole``). A
-///   consumer's heartbeats run on the lane that settles its leases: an extend and a settle of
-///   the same rows at once could deadlock.
+///   consumer's heartbeats extend its leases of each queue on the lane that settles that
+///   queue: an extend and a settle of the same rows at once could deadlock.
 /// - **Waiting.** A get that finds nothing waits here, in its queue's line; puts committed by
 ///   this master, `NOTIFY`s from other masters (``PostgresQueueService`` listens), and a poll
 ///   every ``PostgresBackendSettings/pollInterval`` make the line look again. New items from
@@ -315,9 +315,14 @@ public final class PostgresBackend: QueueBackend {
     // MARK: Leases and consumers
 
     public func extendLeases(of consumer: ConsumerID, reply: @escaping QueueReply<Int>) {
-        let (holds, lane) = state.withLock { ($0.leases[consumer]?.count ?? 0, $0.heartbeatLane[consumer] ?? 0) }
-        guard holds > 0 else { return reply(.success(0)) }
-        submit(.extend(consumer, reply: reply), queue: nil, lane: lane)
+        let heartbeats = state.withLock { $0.heartbeats(of: consumer) }
+        guard !heartbeats.isEmpty else { return reply(.success(0)) }
+        // Usually one lane; a consumer holding leases in queues settled on different lanes gets
+        // one extend on each, and one answer, their sum.
+        let answer = heartbeats.count == 1 ? reply : ExtendTotal(parts: heartbeats.count, reply: reply).part
+        for heartbeat in heartbeats {
+            submit(.extend(consumer, queues: heartbeat.queues, reply: answer), queue: nil, lane: heartbeat.lane)
+        }
     }
 
     public func cancelWaits(of consumer: ConsumerID) {

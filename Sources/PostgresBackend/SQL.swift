@@ -153,14 +153,15 @@ enum SQL {
     /// Commit tokens older than an hour (masters that are gone).
     static let forgetOldTokens = "DELETE FROM commits WHERE at < now() - interval '1 hour'"
 
-    /// Heartbeats: every lease of the owners `$1` runs for its queue's timeout from now (`$2`
-    /// queues with their own, `$3` in ms; `$4` ms for the others). Returns each lease's owner,
-    /// id and new row.
+    /// Heartbeats: every lease of owner `$1[i]` in queue `$5[i]` runs for its queue's timeout
+    /// from now (`$2` queues with their own, `$3` in ms; `$4` ms for the others). Returns each
+    /// lease's owner, id and new row.
     static let extend = """
         UPDATE tasks t SET lease_until = now() + coalesce(
             (SELECT o.ms FROM unnest($2::text[], $3::bigint[]) AS o(queue, ms) WHERE o.queue = t.queue),
             $4::bigint)::float8 * interval '1 millisecond'
-        WHERE t.lease_until IS NOT NULL AND t.lease_owner = ANY($1::text[])
+        WHERE t.lease_until IS NOT NULL
+            AND (t.lease_owner, t.queue) IN (SELECT * FROM unnest($1::text[], $5::text[]))
         RETURNING t.lease_owner, t.id, t.ctid
         """
 

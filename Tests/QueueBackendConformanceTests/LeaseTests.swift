@@ -165,6 +165,39 @@ import Testing
     }
 
     @Test(arguments: BackendUnderTest.all)
+    func aHeartbeatKeepsTheLeasesOfEveryQueueAConsumerHolds(_ kind: BackendUnderTest) async throws {
+        // Leases in three queues (PostgreSQL settles each on a lane of its own, and extends
+        // each queue's leases there): one heartbeat keeps them all and answers their sum. The
+        // leases run 2 s; the heartbeat at 1.2 s moves them to 3.2 s; at 2.4 s none may have
+        // run out, unless the machine stalled a whole lease timeout after the heartbeat.
+        let timeout = Duration.seconds(2)
+        try await kind.with(QueueLimits(leaseTimeout: timeout)) { queues in
+            let names = ["alpha", "beta", "gamma"]
+            for name in names { _ = try await queues.put(items([1, 2]), into: name) }
+            let leased = ContinuousClock.now
+            var got: [String: [TaskID]] = [:]
+            for (name, count) in zip(names, [2, 1, 2]) {
+                got[name] = try await queues.get(from: name, maxItems: count, consumer: 1).map(\.id)
+            }
+            #expect(got.values.map(\.count).reduce(0, +) == 5)
+            try await Task.sleep(until: leased + .milliseconds(1200))
+            let sent = ContinuousClock.now
+            #expect(try await queues.extendLeases(of: 1) == 5)
+            try await Task.sleep(until: leased + timeout + .milliseconds(400))
+            let expired = try await queues.expireLeases()
+            let stalled = ContinuousClock.now - sent >= timeout
+            #expect(expired == 0 || stalled, "\(expired) heartbeated leases ran out")
+            if expired == 0 {
+                for name in names {
+                    let settled = try await queues.ack(got[name] ?? [], in: name, consumer: 1)
+                    #expect(settled.count == got[name]?.count && settled.unknown.isEmpty, "\(name)")
+                }
+                #expect(try await queues.extendLeases(of: 1) == 0)
+            }
+        }
+    }
+
+    @Test(arguments: BackendUnderTest.all)
     func perQueueLeaseTimeoutsApply(_ kind: BackendUnderTest) async throws {
         let limits = QueueLimits(leaseTimeout: .seconds(60), leaseTimeouts: ["fast": .milliseconds(200)])
         try await kind.with(limits) { queues in
