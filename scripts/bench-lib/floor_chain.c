@@ -42,18 +42,20 @@ static int read_fully(int fd, char *buffer, size_t count) {
     return 0;
 }
 
-// The master: the first connection is the worker's, the second the client's; what one sends
-// goes to the other. Ends when either closes.
+// The master: what one of its two connections sends goes to the other, so the order the
+// worker and the client connect in does not matter. Ends when either closes, or after 10 s
+// without a connection or a message.
 static void master(int listener) {
-    int worker = accept(listener, NULL, NULL), client = accept(listener, NULL, NULL);
+    tune(listener);  // accept gives up after 10 s too
+    int first = accept(listener, NULL, NULL), second = accept(listener, NULL, NULL);
     int poll = epoll_create1(0);
-    if (worker < 0 || client < 0 || poll < 0) exit(1);
-    tune(worker);
-    tune(client);
-    struct epoll_event event = {.events = EPOLLIN, .data.fd = worker};
-    epoll_ctl(poll, EPOLL_CTL_ADD, worker, &event);
-    event.data.fd = client;
-    epoll_ctl(poll, EPOLL_CTL_ADD, client, &event);
+    if (first < 0 || second < 0 || poll < 0) exit(1);
+    tune(first);
+    tune(second);
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = first};
+    epoll_ctl(poll, EPOLL_CTL_ADD, first, &event);
+    event.data.fd = second;
+    epoll_ctl(poll, EPOLL_CTL_ADD, second, &event);
     char buffer[256];
     for (;;) {
         struct epoll_event ready[2];
@@ -63,7 +65,7 @@ static void master(int listener) {
             int from = ready[i].data.fd;
             ssize_t n = read(from, buffer, sizeof buffer);
             if (n <= 0) exit(0);
-            if (write(from == worker ? client : worker, buffer, (size_t)n) != n) exit(1);
+            if (write(from == first ? second : first, buffer, (size_t)n) != n) exit(1);
         }
     }
 }
@@ -105,7 +107,6 @@ int main(int argc, char **argv) {
     if (fork() == 0) master(listener);
     close(listener);
     if (fork() == 0) worker(&address);
-    usleep(100000);  // the worker connects first
     int fd = connect_to(&address);
     double *took = malloc(sizeof(double) * (size_t)count);
     char message[MESSAGE] = {0};
